@@ -2,9 +2,20 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from gausslab.covariance import Covariance, Dense, Diagonal, Isotropic
+from gausslab.gaussian import Gaussian, UnivariateGaussian
+
 try:
     __version__ = version("gausslab")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
     __version__ = "0.0.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "Covariance",
+    "Dense",
+    "Diagonal",
+    "Gaussian",
+    "Isotropic",
+    "UnivariateGaussian",
+    "__version__",
+]

@@ -32,7 +32,9 @@ def _version_callback(value: bool) -> None:
 def main(
     version: Annotated[
         bool,
-        typer.Option("--version", callback=_version_callback, is_eager=True, help="Print the version."),
+        typer.Option(
+            "--version", callback=_version_callback, is_eager=True, help="Print the version."
+        ),
     ] = False,
 ) -> None:
     """Gaussian distributions as diffusion models use them."""
@@ -42,7 +44,9 @@ def main(
 def explore(
     host: Annotated[str, typer.Option(help="Address to bind (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port to serve on.")] = 8050,
-    no_browser: Annotated[bool, typer.Option("--no-browser", help="Do not open a browser.")] = False,
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Do not open a browser.")
+    ] = False,
 ) -> None:
     """Serve the interactive explorer in your browser."""
     from gausslab.explorer.server import serve
@@ -65,7 +69,9 @@ def verify(
     """Check every closed form against Monte Carlo and high-precision references."""
     from gausslab.verify.runner import run_cli
 
-    raise typer.Exit(run_cli(json_path=json_path, samples=samples, seed=seed, only=only, device=device))
+    raise typer.Exit(
+        run_cli(json_path=json_path, samples=samples, seed=seed, only=only, device=device)
+    )
 
 
 @app.command()
@@ -89,4 +95,6 @@ def bench(
     """Time gausslab side by side with torch.distributions, scipy and diffusers."""
     from benchmarks.runner import run_cli
 
-    raise typer.Exit(run_cli(suite=suite, device=device, json_path=json_path, plot=plot, quick=quick))
+    raise typer.Exit(
+        run_cli(suite=suite, device=device, json_path=json_path, plot=plot, quick=quick)
+    )
