@@ -195,8 +195,8 @@ class Schedule:
 
         and then ``alphas_cumprod[t] = prod_{s<=t} (1 - beta_s)``, which equals f(t)/f(0) except
         where the cap max_beta bites (the last steps). f is evaluated as the equivalent
-        sin((1 - t/T) / (1 + s) * pi/2)^2, exact at t = T (f(T) = 0), so max_beta = 1 gives
-        beta_T = 1 exactly: zero terminal SNR.
+        sin((1 - t/T) / (1 + s) * pi/2)^2, and 1 - f(t)/f(t-1) as a product of sines (no
+        cancellation); f(T) = 0 exactly, so max_beta = 1 gives beta_T = 1: zero terminal SNR.
         """
         T = _check_int(T, "T", 1)
         s = _check_float(s, "s")
@@ -205,9 +205,15 @@ class Schedule:
         max_beta = _check_float(max_beta, "max_beta")
         if not 0.0 < max_beta <= 1.0:
             raise ValueError(f"max_beta must be in (0, 1], got {max_beta!r}")
-        t = torch.arange(T + 1, dtype=torch.float64)
-        f = torch.sin((T - t) / (T * (1.0 + s)) * (math.pi / 2)) ** 2
-        betas = torch.clamp(1.0 - f[1:] / f[:-1], max=max_beta)
+        # With u_t = (T - t) / (T (1 + s)) * pi/2, f(t) = sin(u_t)^2 and
+        # 1 - f(t)/f(t-1) = sin(u_{t-1} - u_t) sin(u_{t-1} + u_t) / sin(u_{t-1})^2,
+        # which keeps full relative precision for the tiny early betas (no 1 - ratio cancellation).
+        scale = (math.pi / 2) / (T * (1.0 + s))
+        t = torch.arange(1, T + 1, dtype=torch.float64)
+        u_prev = (T - t + 1) * scale
+        betas = math.sin(scale) * torch.sin((2 * (T - t) + 1) * scale) / torch.sin(u_prev) ** 2
+        betas[-1] = 1.0  # f(T) = 0 exactly
+        betas = torch.clamp(betas, max=max_beta)
         return cls(betas, kind="cosine")
 
     @classmethod
