@@ -74,7 +74,8 @@ class Schedule:
     last step t = T (it makes abar_T = 0: zero terminal SNR). The tables are attributes
     (float64 tensors of length T + 1, index t; see the module docstring for the formulas):
     ``betas``, ``alphas``, ``alphas_cumprod``, ``one_minus_alphas_cumprod``, ``snr``,
-    ``log_snr``, ``sigmas``; ``T`` is the number of steps.
+    ``log_snr``, ``sigmas``; ``T`` is the number of steps; ``kind`` is a label ("linear",
+    "cosine", ..., "custom", with "+zero_terminal_snr" after a rescale) shown by ``repr``.
 
     Infinities appear only where the exact value is infinite: ``snr[0] = log_snr[0] = +inf``;
     when abar_T = 0 (zero terminal SNR) ``log_snr[T] = -inf`` and ``sigmas[T] = +inf``. No table
