@@ -31,6 +31,8 @@ from torch.distributions import (
     Uniform,
 )
 
+from gausslab.functional import normal_cdf
+
 __all__ = [
     "BERRY_ESSEEN_C",
     "KS_CRITICAL_95",
@@ -150,25 +152,24 @@ def standardized_sums(
 
     block = min(n, _CHUNK_ELEMENTS)  # draws per row of a chunk
     rows = max(1, _CHUNK_ELEMENTS // block)
-    chunks = []
+    # One output buffer, filled in place: keeping many small per-chunk results alive between
+    # large freed chunks fragments the heap, and the process grows by hundreds of MB.
+    total: Tensor | None = None
     with torch.random.fork_rng(enabled=generator is not None):
         if generator is not None:
             torch.manual_seed(_seed_from(generator))
         for start in range(0, num_samples, rows):
-            m = min(rows, num_samples - start)
-            total = 0.0
+            stop = min(start + rows, num_samples)
             for done in range(0, n, block):
-                x = dist.sample((m, min(block, n - done)))
+                x = dist.sample((stop - start, min(block, n - done)))
                 if not x.is_floating_point():
                     x = x.to(torch.get_default_dtype())
-                total = total + x.sub_(mu).div_(sigma).sum(dim=1)
-            chunks.append(total)
-    return torch.cat(chunks) / math.sqrt(n)
-
-
-def _standard_normal_cdf(z: Tensor) -> Tensor:
-    """Phi(z) = erfc(-z / sqrt(2)) / 2, accurate in both tails."""
-    return 0.5 * torch.special.erfc(-z / math.sqrt(2.0))
+                part = x.sub_(mu).div_(sigma).sum(dim=1)
+                del x  # free this chunk before the next one is drawn
+                if total is None:
+                    total = part.new_zeros(num_samples)
+                total[start:stop] += part
+    return total.div_(math.sqrt(n))
 
 
 def ks_distance(z: Tensor) -> float:
@@ -187,7 +188,7 @@ def ks_distance(z: Tensor) -> float:
     if not bool(torch.isfinite(z).all()):
         raise ValueError("z must be finite, got NaN or infinite samples")
     size = z.numel()
-    cdf = _standard_normal_cdf(torch.sort(z).values)
+    cdf = normal_cdf(torch.sort(z).values)
     i = torch.arange(1, size + 1, dtype=z.dtype, device=z.device)
     d_plus = (i / size - cdf).max()
     d_minus = (cdf - (i - 1) / size).max()
