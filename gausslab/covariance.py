@@ -264,7 +264,9 @@ class Diagonal(Covariance):
 
     def expand(self, batch_shape: torch.Size) -> Diagonal:
         return Diagonal(
-            self.std.expand(torch.Size(batch_shape) + self.event_shape), self.event_shape, validate=False
+            self.std.expand(torch.Size(batch_shape) + self.event_shape),
+            self.event_shape,
+            validate=False,
         )
 
     def scaled(self, c: Tensor) -> Diagonal:
@@ -368,7 +370,9 @@ class Dense(Covariance):
         signs = torch.sign(r.diagonal(dim1=-2, dim2=-1))
         diagonal = r.diagonal(dim1=-2, dim2=-1).abs()
         smallest = diagonal.min().item() if diagonal.numel() else 1.0
-        if smallest <= torch.finfo(scale.dtype).eps * max(diagonal.max().item(), 1e-300):
+        # numpy.linalg.matrix_rank's tolerance, with |R_ii| standing in for singular values
+        tolerance = max(scale.shape[-2:]) * torch.finfo(scale.dtype).eps
+        if smallest <= tolerance * max(diagonal.max().item(), 1e-300):
             raise ValueError(
                 "the transformed covariance is singular: the linear map does not have full "
                 f"row rank (scale of shape {tuple(scale.shape)})"
