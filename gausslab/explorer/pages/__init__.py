@@ -1,0 +1,8 @@
+"""The explorer's pages, in the order the landing page and the header list them."""
+
+from gausslab.explorer.pages import landing, univariate
+from gausslab.explorer.registry import Page
+
+PAGES: tuple[Page, ...] = (univariate.PAGE,)
+
+__all__ = ["PAGES", "landing"]
