@@ -98,3 +98,7 @@ def bench(
     raise typer.Exit(
         run_cli(suite=suite, device=device, json_path=json_path, plot=plot, quick=quick)
     )
+
+
+if __name__ == "__main__":
+    app()
