@@ -322,6 +322,4 @@ class UnivariateGaussian(Gaussian):
 
     def icdf(self, value: Any) -> Tensor:
         p = as_float_tensor(value, "p", like=self.loc)
-        if self._validate_args and not bool(((p >= 0) & (p <= 1)).all()):
-            raise ValueError(f"p must lie in [0, 1], got values in [{p.min()}, {p.max()}]")
-        return functional.normal_icdf(p, self.loc, self.stddev)
+        return functional.normal_icdf(p, self.loc, self.stddev, validate=self._validate_args)
