@@ -30,6 +30,10 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0;
 .page-list { list-style: none; padding: 0; }
 .page-list li { margin: 10px 0; }
 .page-list a { font-weight: 600; font-size: 17px; }
+.presets { display: flex; flex-direction: column; gap: 6px; margin: 8px 0; }
+.preset { text-align: left; padding: 5px 8px; border: 1px solid #c9d1de; border-radius: 4px;
+          background: #f3f6fa; cursor: pointer; font-size: 13px; }
+.preset:hover { background: #e6edf6; }
 .formula { font-family: ui-monospace, monospace; font-size: 13px; color: #465066; }
 """
 

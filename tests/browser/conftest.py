@@ -54,14 +54,21 @@ def chromium() -> Iterator[playwright_api.Browser]:
         browser.close()
 
 
-@pytest.fixture
-def tab(chromium: playwright_api.Browser, explorer_url: str) -> Iterator[Tab]:
-    """A fresh page (own context) that records console errors and uncaught page errors."""
+@pytest.fixture(scope="session")
+def browser_context(chromium: playwright_api.Browser) -> Iterator[playwright_api.BrowserContext]:
+    """One context for the session, so the app's scripts are fetched once and then cached."""
     context = chromium.new_context(viewport=VIEWPORT)
-    page = context.new_page()
+    yield context
+    context.close()
+
+
+@pytest.fixture
+def tab(browser_context: playwright_api.BrowserContext, explorer_url: str) -> Iterator[Tab]:
+    """A fresh page that records console errors and uncaught page errors."""
+    page = browser_context.new_page()
     page.set_default_timeout(15_000)
     result = Tab(page=page, base_url=explorer_url)
     page.on("console", lambda m: result.errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda exc: result.errors.append(str(exc)))
     yield result
-    context.close()
+    page.close()
