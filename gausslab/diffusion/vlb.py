@@ -1,0 +1,199 @@
+"""The variational bound (VLB) on -log p_theta(x_0) of a diffusion model, term by term.
+
+    -log p_theta(x_0) <= L_T + sum_{t=2..T} L_{t-1} + L_0, with
+    L_T     = KL(q(x_T | x_0) || N(0, I))                                     (prior term)
+    L_{t-1} = KL(q(x_{t-1} | x_t, x_0) || p_theta(x_{t-1} | x_t)),  x_t ~ q(x_t | x_0)
+    L_0     = -log p_theta(x_0 | x_1)              (discretized Gaussian decoder, 8-bit data)
+
+Every term is in nats per example (summed over the event), shape (B,); bits per dim divide
+the total by D log 2, D the number of elements of one example. Data is 8-bit scaled to
+[-1, 1]: x = k / 127.5 - 1, k = 0..255, bins of width 2/255, the edge bins open to -inf / +inf.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import torch
+from torch import Tensor
+
+from gausslab.diffusion.process import _check_same_shape, _check_sample
+from gausslab.functional import normal_kl, normal_log_cdf
+
+if TYPE_CHECKING:
+    from gausslab.diffusion.process import Diffusion, Timestep
+
+__all__ = [
+    "VLBTerms",
+    "discretized_gaussian_log_prob",
+    "prior_kl",
+    "vlb",
+    "vlb_term",
+]
+
+# Half the width of one 8-bit bin on [-1, 1].
+_HALF_BIN = 1.0 / 255.0
+# Bin centres below / above these are the edge bins (-inf, -1 + 1/255] and [1 - 1/255, inf).
+_EDGE = 0.999
+
+
+@dataclass(frozen=True)
+class VLBTerms:
+    """The terms of the variational bound for a batch x_0 of B examples, in nats.
+
+    prior_kl:     (B,)      L_T = KL(q(x_T | x_0) || N(0, I))
+    step_kl:      (B, T-1)  column t - 2 is L_{t-1} = KL(q(x_{t-1} | x_t, x_0) || p(x_{t-1} | x_t)),
+                            t = 2..T, each at one draw x_t ~ q(x_t | x_0)
+    decoder_nll:  (B,)      L_0 = -log p_theta(x_0 | x_1), discretized Gaussian
+    total:        (B,)      prior_kl + step_kl.sum(1) + decoder_nll
+    bits_per_dim: (B,)      total / (D log 2), D = elements per example
+    """
+
+    prior_kl: Tensor
+    step_kl: Tensor
+    decoder_nll: Tensor
+    total: Tensor
+    bits_per_dim: Tensor
+
+
+def _sum_event(x: Tensor) -> Tensor:
+    """Sum over every dim but the first (batch) one: (B, *event) -> (B,)."""
+    return x.reshape(x.shape[0], -1).sum(dim=1)
+
+
+def _log_sub_exp(log_big: Tensor, log_small: Tensor) -> Tensor:
+    """log(e^log_big - e^log_small) = log_big + log(-expm1(log_small - log_big)), no underflow."""
+    return log_big + torch.log(-torch.expm1(log_small - log_big))
+
+
+def discretized_gaussian_log_prob(x: Tensor, mean: Tensor, std: Tensor) -> Tensor:
+    """log P(bin of x) under N(mean, std^2), elementwise, for 8-bit data scaled to [-1, 1].
+
+    The bin of x is [x - 1/255, x + 1/255], except the edge bins (-inf, -1 + 1/255] at x = -1
+    and [1 - 1/255, +inf) at x = 1. With z_lo = (x - 1/255 - mean) / std and
+    z_hi = (x + 1/255 - mean) / std:
+        x = -1:   log Phi(z_hi)
+        x = +1:   log Phi(-z_lo)                                    (= log(1 - Phi(z_lo)))
+        interior: log(Phi(z_hi) - Phi(z_lo)), taken as log Phi(z_hi) + log(1 - e^(log Phi(z_lo)
+                  - log Phi(z_hi))), or by symmetry as the same with (-z_hi, -z_lo) when the
+                  bin lies right of the mean, so that both log Phi are lower-tail values and
+                  stay accurate however far the bin is from the mean.
+    Arguments broadcast; x must lie in [-1, 1] (checked).
+    """
+    low, high = torch.aminmax(x) if x.numel() else (x.new_zeros(()), x.new_zeros(()))
+    if low < -1 or high > 1:
+        low, high = low.item(), high.item()
+        raise ValueError(
+            f"x must be data scaled to [-1, 1] (8-bit: k / 127.5 - 1), got values in "
+            f"[{low}, {high}] (x of shape {tuple(x.shape)})"
+        )
+    centred = x - mean
+    z_lo = (centred - _HALF_BIN) / std
+    z_hi = (centred + _HALF_BIN) / std
+    cdf_hi, cdf_lo = normal_log_cdf(z_hi), normal_log_cdf(z_lo)
+    sf_hi, sf_lo = normal_log_cdf(-z_hi), normal_log_cdf(-z_lo)
+    interior = torch.where(
+        z_lo + z_hi > 0, _log_sub_exp(sf_lo, sf_hi), _log_sub_exp(cdf_hi, cdf_lo)
+    )
+    return torch.where(x < -_EDGE, cdf_hi, torch.where(x > _EDGE, sf_lo, interior))
+
+
+def prior_kl(diffusion: Diffusion, x0: Tensor) -> Tensor:
+    """L_T = KL(q(x_T | x_0) || N(0, I)) in nats per example, shape (B,).
+
+    Per element: KL(N(sqrt(abar_T) x_0, 1 - abar_T) || N(0, 1))
+    = 0.5 * (abar_T x_0^2 + (1 - abar_T) - 1 - log(1 - abar_T)), summed over the event.
+    """
+    q = diffusion.q_marginal(x0, diffusion.T)
+    std = q.covariance.std.reshape((-1,) + (1,) * (x0.ndim - 1))
+    return _sum_event(normal_kl(q.loc, std, 0.0, 1.0))
+
+
+def vlb_term(
+    diffusion: Diffusion,
+    model_output: Tensor,
+    x0: Tensor,
+    x_t: Tensor,
+    t: Timestep,
+    *,
+    prediction: str = "eps",
+    variance: str = "fixed_small",
+    clip_x0: float | None = None,
+) -> Tensor:
+    """L_{t-1} in nats per example, shape (B,), for the model output at (x_t, t); t in 1..T.
+
+    t >= 2: KL(q(x_{t-1} | x_t, x_0) || p_theta(x_{t-1} | x_t)), both Gaussians elementwise
+            (``functional.normal_kl`` summed over the event);
+    t = 1:  -log p_theta(x_0 | x_1) with the discretized Gaussian decoder
+            (``discretized_gaussian_log_prob`` summed over the event; x0 in [-1, 1]).
+    A (B,) t may mix both cases. p_theta is ``Diffusion.p_mean_variance`` with the same
+    prediction / variance / clip_x0.
+    """
+    mean, log_variance, t = diffusion._p_mean_log_variance(
+        model_output, x_t, t, prediction, variance, clip_x0
+    )
+    _check_same_shape(x_t, x0, "x_t", "x0")
+    std = (0.5 * log_variance).exp()
+    first = t == 1 if isinstance(t, int) else bool((t == 1).any())
+    if first:
+        decoder = -_sum_event(discretized_gaussian_log_prob(x0, mean, std))
+        if isinstance(t, int):
+            return decoder
+    # The clipped log variance is log beta_tilde_t for t >= 2 (at t = 1 a finite stand-in for
+    # the point mass, so that the discarded entries stay finite and carry no NaN gradient).
+    posterior_std = (0.5 * diffusion._gather("posterior_log_variance_clipped", t, mean)).exp()
+    posterior_mean = diffusion._posterior_mean(x_t, x0, t)
+    kl = _sum_event(normal_kl(posterior_mean, posterior_std, mean, std))
+    return torch.where(t == 1, decoder, kl) if first else kl
+
+
+def vlb(
+    diffusion: Diffusion,
+    model: Callable[[Tensor, Tensor], Tensor],
+    x0: Tensor,
+    *,
+    prediction: str = "eps",
+    variance: str = "fixed_small",
+    clip_x0: float | None = None,
+    generator: torch.Generator | None = None,
+) -> VLBTerms:
+    """Every term of the bound -log p_theta(x_0) <= L_T + sum_{t>=2} L_{t-1} + L_0 (nats).
+
+    For each t = 1..T one x_t ~ q(x_t | x_0) is drawn (noise from `generator`, in the order
+    t = 1, 2, ..., T), the model is called once as model(x_t, t) with t an int64 (B,) tensor,
+    and L_{t-1} is ``vlb_term``. T model calls in all; x0 must be 8-bit data in [-1, 1].
+    """
+    _check_sample(x0, "x0")
+    batch = x0.shape[0]
+    terms = []
+    for step in range(1, diffusion.T + 1):
+        t = torch.full((batch,), step, dtype=torch.int64, device=x0.device)
+        x_t = diffusion.q_sample(x0, step, generator=generator)
+        output = model(x_t, t)
+        terms.append(
+            vlb_term(
+                diffusion,
+                output,
+                x0,
+                x_t,
+                step,
+                prediction=prediction,
+                variance=variance,
+                clip_x0=clip_x0,
+            )
+        )
+    prior = prior_kl(diffusion, x0)
+    decoder = terms[0]
+    step_kl = torch.stack(terms[1:], dim=1) if len(terms) > 1 else x0.new_zeros(batch, 0)
+    total = prior + step_kl.sum(dim=1) + decoder
+    dims = x0[0].numel()
+    return VLBTerms(
+        prior_kl=prior,
+        step_kl=step_kl,
+        decoder_nll=decoder,
+        total=total,
+        bits_per_dim=total / (dims * math.log(2.0)),
+    )
