@@ -2,6 +2,7 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from gausslab.algebra import affine, condition, convolve, marginal, product
 from gausslab.covariance import Covariance, Dense, Diagonal, Isotropic
 from gausslab.gaussian import Gaussian, UnivariateGaussian
 
@@ -18,4 +19,9 @@ __all__ = [
     "Isotropic",
     "UnivariateGaussian",
     "__version__",
+    "affine",
+    "condition",
+    "convolve",
+    "marginal",
+    "product",
 ]

@@ -104,3 +104,58 @@ def check_value_shape(value: Tensor, event_shape: torch.Size, name: str = "x") -
             f"{name} must end with the event shape {tuple(event_shape)}, "
             f"got {name} of shape {tuple(value.shape)}"
         )
+
+
+def as_operand(value: Any, name: str, like: Tensor) -> Tensor:
+    """A finite floating tensor in the dtype and on the device of `like`.
+
+    Numbers and lists take the dtype of `like`; a tensor of another floating dtype or on
+    another device is refused rather than silently converted.
+    """
+    tensor = as_float_tensor(value, name, like=like)
+    if tensor.dtype != like.dtype or tensor.device != like.device:
+        raise ValueError(
+            f"{name} must have the dtype and device of the distribution ({like.dtype} on "
+            f"{like.device}), got {tensor.dtype} on {tensor.device}; convert one of them"
+        )
+    check_finite(tensor, name)
+    return tensor
+
+
+def check_indices(idx: Any, size: int, name: str = "idx", *, allow_all: bool = True) -> list[int]:
+    """Distinct coordinates of a vector of length `size`, as a list of ints in [0, size).
+
+    `idx` is a sequence of ints or a 1-dim integer tensor; negative entries count from the
+    end. It must not be empty, and with allow_all=False it must leave a coordinate out.
+    """
+    if isinstance(idx, Tensor):
+        if idx.dim() != 1 or idx.is_floating_point() or idx.dtype == torch.bool:
+            raise TypeError(
+                f"{name} must be a 1-dim integer tensor or a sequence of ints, got a tensor "
+                f"of {describe(idx)}"
+            )
+        entries = idx.tolist()
+    elif isinstance(idx, Sequence) and not isinstance(idx, str):
+        entries = list(idx)
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in entries):
+            raise TypeError(f"{name} must hold ints, got {idx!r}")
+    else:
+        raise TypeError(
+            f"{name} must be a sequence of ints or a 1-dim integer tensor, got {type(idx).__name__}"
+        )
+    if not entries:
+        raise ValueError(f"{name} must name at least one coordinate, got an empty index")
+    outside = [i for i in entries if not -size <= i < size]
+    if outside:
+        raise ValueError(
+            f"{name} must lie in [-{size}, {size}) for an event of {size} coordinates, got "
+            f"{outside[0]} in {entries}"
+        )
+    index = [i % size for i in entries]
+    if len(set(index)) != len(index):
+        raise ValueError(f"{name} must not repeat a coordinate, got {entries}")
+    if not allow_all and len(index) == size:
+        raise ValueError(
+            f"{name} must leave at least one of the {size} coordinates out, got {entries}"
+        )
+    return index

@@ -17,14 +17,18 @@ The interface, for x of shape (..., *event_shape):
 - ``variance()`` (the diagonal of Sigma), ``to_matrix()``, ``scale_tril_matrix()``,
   ``precision_matrix()`` (dense, on demand; events of several dims are flattened),
 - structure-keeping algebra: ``scaled(c)`` (covariance of c * x, elementwise c),
-  ``transformed(A)`` (covariance of A x), ``add(other)`` (covariance of X + Y, independent).
+  ``transformed(A)`` (covariance of A x), ``add(other)`` (covariance of X + Y, independent),
+  ``select(index)`` (covariance of x[index], vector events).
+
+``Isotropic`` and ``Diagonal`` also give ``elementwise_std()``, the per-coordinate standard
+deviation broadcastable to batch_shape + event_shape.
 """
 
 from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cached_property
 
 import torch
@@ -101,6 +105,11 @@ class Covariance(ABC):
     @abstractmethod
     def scaled(self, c: Tensor) -> Covariance:
         """Covariance of c * x for an elementwise, nonzero c broadcastable to the event."""
+
+    @abstractmethod
+    def select(self, index: Sequence[int]) -> Covariance:
+        """Covariance of x[index] for vector events: Sigma[index][:, index]. `index` holds
+        distinct coordinates in [0, d)."""
 
     def to_matrix(self) -> Tensor:
         """Sigma as a dense (..., d, d) matrix (events of several dims are flattened)."""
@@ -188,6 +197,17 @@ class Isotropic(Covariance):
     def expand(self, batch_shape: torch.Size) -> Isotropic:
         return Isotropic(self.std.expand(batch_shape), self.event_shape, validate=False)
 
+    def elementwise_std(self) -> Tensor:
+        """std with event_ndims trailing singleton dims: broadcasts to batch + event."""
+        return self._std_b
+
+    def select(self, index: Sequence[int]) -> Isotropic:
+        return Isotropic(self.std, torch.Size([len(index)]), validate=False)
+
+    def transformed(self, matrix: Tensor) -> Dense:
+        """A (std^2 I) A^T = (std A)(std A)^T: no matrix product with L."""
+        return Dense.from_scale(matrix * self.std[..., None, None])
+
     def scaled(self, c: Tensor) -> Covariance:
         if self.event_ndims == 0 or all(size == 1 for size in c.shape[-self.event_ndims :]):
             factor = c.reshape(c.shape[: max(c.dim() - self.event_ndims, 0)]).abs()
@@ -271,6 +291,21 @@ class Diagonal(Covariance):
 
     def scaled(self, c: Tensor) -> Diagonal:
         return Diagonal(self.std * c.abs(), self.event_shape)
+
+    def elementwise_std(self) -> Tensor:
+        """std with at least event_ndims dims: broadcasts to batch + event."""
+        missing = self.event_ndims - self.std.dim()
+        return self.std.reshape((1,) * missing + self.std.shape) if missing > 0 else self.std
+
+    def select(self, index: Sequence[int]) -> Diagonal:
+        std = self.elementwise_std()
+        if std.shape[-1] != 1:
+            std = std[..., torch.as_tensor(index, device=std.device)]
+        return Diagonal(std, torch.Size([len(index)]), validate=False)
+
+    def transformed(self, matrix: Tensor) -> Dense:
+        """A diag(std^2) A^T = (A diag(std))(A diag(std))^T: columns scaled, no matmul."""
+        return Dense.from_scale(matrix * self._full_std()[..., None, :])
 
     def add(self, other: Covariance) -> Covariance:
         if isinstance(other, Diagonal | Isotropic) and other.event_shape == self.event_shape:
@@ -366,7 +401,8 @@ class Dense(Covariance):
     def from_scale(cls, scale: Tensor) -> Dense:
         """Sigma = S S^T for any (..., d, k) factor S of full row rank, by QR of S^T
         (no squaring of the condition number): S^T = Q R gives L = R^T up to signs."""
-        _, r = torch.linalg.qr(scale.mT, mode="r")
+        # mode="r" skips Q but has no backward; differentiate through the reduced QR.
+        _, r = torch.linalg.qr(scale.mT, mode="reduced" if _needs_grad(scale) else "r")
         signs = torch.sign(r.diagonal(dim1=-2, dim2=-1))
         diagonal = r.diagonal(dim1=-2, dim2=-1).abs()
         smallest = diagonal.min().item() if diagonal.numel() else 1.0
@@ -417,6 +453,18 @@ class Dense(Covariance):
 
     def expand(self, batch_shape: torch.Size) -> Dense:
         return Dense(self._scale_tril.expand(*batch_shape, self.dim, self.dim))
+
+    def select(self, index: Sequence[int]) -> Dense:
+        """Sigma[index][:, index] = L[index] L[index]^T. A leading block (index = 0..k-1) is
+        factorized by the leading block of L as is; any other selection or order gets one
+        new factorization, by QR of the rows L[index] cut after the largest index (the
+        columns beyond it are zero). With index a permutation of all coordinates this is the
+        Cholesky factor of the reordered joint."""
+        k = len(index)
+        if list(index) == list(range(k)):
+            return Dense(self._scale_tril[..., :k, :k])
+        rows = torch.as_tensor(index, device=self.device)
+        return Dense.from_scale(self._scale_tril[..., rows, : max(index) + 1])
 
     def scaled(self, c: Tensor) -> Dense:
         """diag(c) L is still lower triangular; flipping column signs keeps its diagonal

@@ -285,6 +285,34 @@ class Gaussian(Distribution):
             directions.expand(*self.batch_shape, d, d),
         )
 
+    # ------------------------------------------------------------------ algebra
+    # Thin delegations: the math lives in gausslab.algebra (imported lazily, it imports us).
+    def affine(self, A: Any, b: Any = None) -> Gaussian:
+        """The law of A x + b: N(A mu + b, A Sigma A^T); see ``gausslab.algebra.affine``."""
+        from gausslab.algebra import affine
+
+        return affine(self, A, b)
+
+    def marginal(self, idx: Any) -> Gaussian:
+        """The law of x[idx]; see ``gausslab.algebra.marginal``."""
+        from gausslab.algebra import marginal
+
+        return marginal(self, idx)
+
+    def condition(self, idx: Any, value: Any) -> Gaussian:
+        """The law of the other coordinates given x[idx] = value (Schur complement); see
+        ``gausslab.algebra.condition``."""
+        from gausslab.algebra import condition
+
+        return condition(self, idx, value)
+
+    def convolve(self, other: Gaussian) -> Gaussian:
+        """The law of X + Y for independent X ~ self, Y ~ other; see
+        ``gausslab.algebra.convolve``."""
+        from gausslab.algebra import convolve
+
+        return convolve(self, other)
+
     # ------------------------------------------------------------------ batching
     def expand(self, batch_shape: Any, _instance: Gaussian | None = None) -> Gaussian:
         batch_shape = torch.Size(batch_shape)
