@@ -115,7 +115,10 @@ def type_value(page: Page, ctl: str, text: str) -> None:
 
 
 def set_value(page: Page, ctl: str, text: str, graph_id: str) -> None:
-    """Type a valid value into control ``ctl`` and wait for ``graph_id`` to redraw."""
+    """Type a valid value into control ``ctl`` and wait for ``graph_id`` to redraw
+    (returns at once if the control already holds ``text``)."""
+    if control_text(page, ctl).input_value() == text:
+        return
     mark_figure(page, graph_id)
     type_value(page, ctl, text)
     wait_for_new_figure(page, graph_id)

@@ -1,8 +1,13 @@
 """The explorer's pages, in the order the landing page and the header list them."""
 
-from gausslab.explorer.pages import contours, landing, surface, univariate
+from gausslab.explorer.pages import clt, contours, landing, surface, univariate
 from gausslab.explorer.registry import Page
 
-PAGES: tuple[Page, ...] = (univariate.PAGE, surface.PAGE, contours.PAGE)
+PAGES: tuple[Page, ...] = (
+    univariate.PAGE,
+    surface.PAGE,
+    contours.PAGE,
+    clt.PAGE,
+)
 
 __all__ = ["PAGES", "landing"]
