@@ -6,6 +6,7 @@ Each command is a thin typer wrapper: heavy imports happen inside the command so
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -93,6 +94,17 @@ def bench(
     quick: Annotated[bool, typer.Option(help="Tiny sizes, for smoke tests.")] = False,
 ) -> None:
     """Time gausslab side by side with torch.distributions, scipy and diffusers."""
+    # The benchmarks live next to the package in the source checkout, not inside it.
+    checkout = Path(__file__).resolve().parent.parent
+    if not (checkout / "benchmarks" / "runner.py").is_file():
+        typer.echo(
+            f"gausslab bench needs the source checkout (benchmarks/ next to gausslab/); none "
+            f"found at {checkout}. Clone the repository and `pip install -e .` from it.",
+            err=True,
+        )
+        raise typer.Exit(2)
+    if str(checkout) not in sys.path:
+        sys.path.insert(0, str(checkout))
     from benchmarks.runner import run_cli
 
     raise typer.Exit(
