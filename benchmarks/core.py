@@ -1,0 +1,253 @@
+"""Core suite: log_prob, rsample and entropy of isotropic, diagonal and dense Gaussians.
+
+Anchors are torch.distributions (Independent(Normal) for the structured cases,
+MultivariateNormal for dense) and scipy.stats.multivariate_normal; floors are a same-size
+copy (elementwise work), a same-size standard normal draw (sampling), and a same-shape
+triangular solve or matmul (dense linear algebra).
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+from torch.distributions import Independent, MultivariateNormal, Normal
+
+from benchmarks.harness import Candidates, Target, Workload
+from benchmarks.inputs import copy_floor, randn, spd_matrix
+from gausslab import Gaussian
+
+__all__ = ["scaling_workloads", "workloads"]
+
+F32, F64 = torch.float32, torch.float64
+
+
+def _structured(
+    kind: str, event_shape: tuple[int, ...], dtype: torch.dtype, device: torch.device
+) -> tuple[Gaussian, Independent]:
+    """A gausslab isotropic/diagonal Gaussian over `event_shape` and the same law as
+    Independent(Normal) from torch.distributions."""
+    loc = randn(*event_shape, seed=1, dtype=dtype, device=device)
+    if kind == "isotropic":
+        std = torch.tensor(0.7, dtype=dtype, device=device)
+        gaussian = Gaussian.isotropic(loc, std, len(event_shape), validate_args=False)
+    else:
+        std = randn(*event_shape, seed=2, dtype=dtype, device=device).abs() + 0.5
+        gaussian = Gaussian.diagonal(loc, std, len(event_shape), validate_args=False)
+    anchor = Independent(
+        Normal(loc, std.expand(event_shape), validate_args=False),
+        len(event_shape),
+        validate_args=False,
+    )
+    return gaussian, anchor
+
+
+def _structured_log_prob(
+    kind: str, event_shape: tuple[int, ...], n: int, dtype: torch.dtype, device: torch.device
+) -> Candidates:
+    gaussian, anchor = _structured(kind, event_shape, dtype, device)
+    x = randn(n, *event_shape, seed=3, dtype=dtype, device=device)
+    return Candidates(
+        gausslab=lambda: gaussian.log_prob(x),
+        anchors={"torch.distributions": lambda: anchor.log_prob(x)},
+        floor=copy_floor(x),
+        reference="torch.distributions",
+    )
+
+
+def _structured_rsample(
+    kind: str, event_shape: tuple[int, ...], n: int, dtype: torch.dtype, device: torch.device
+) -> Candidates:
+    gaussian, anchor = _structured(kind, event_shape, dtype, device)
+    shape = (n, *event_shape)
+    return Candidates(
+        gausslab=lambda: gaussian.rsample((n,)),
+        anchors={"torch.distributions": lambda: anchor.rsample((n,))},
+        floor=("torch.randn", lambda: torch.randn(shape, dtype=dtype, device=device)),
+    )
+
+
+def _dense(d: int, dtype: torch.dtype, device: torch.device) -> tuple[Gaussian, MultivariateNormal]:
+    loc = randn(d, seed=1, dtype=dtype, device=device)
+    covariance = spd_matrix(d, seed=2, dtype=dtype, device=device)
+    gaussian = Gaussian(loc, covariance, validate_args=False)
+    anchor = MultivariateNormal(loc, covariance, validate_args=False)
+    return gaussian, anchor
+
+
+def _dense_log_prob(d: int, n: int, dtype: torch.dtype, device: torch.device) -> Candidates:
+    gaussian, anchor = _dense(d, dtype, device)
+    x = randn(n, d, seed=3, dtype=dtype, device=device)
+    scale_tril = anchor.scale_tril
+    anchors = {"torch.distributions": lambda: anchor.log_prob(x)}
+    if device.type == "cpu":
+        from scipy.stats import multivariate_normal
+
+        frozen = multivariate_normal(
+            anchor.loc.numpy(), anchor.covariance_matrix.numpy(), allow_singular=False
+        )
+        x_numpy = x.numpy()
+        anchors["scipy"] = lambda: frozen.logpdf(x_numpy)
+    return Candidates(
+        gausslab=lambda: gaussian.log_prob(x),
+        anchors=anchors,
+        floor=(
+            "solve_triangular",
+            lambda: torch.linalg.solve_triangular(scale_tril.mT, x, upper=True, left=False),
+        ),
+        reference="torch.distributions",
+    )
+
+
+def _dense_rsample(d: int, n: int, dtype: torch.dtype, device: torch.device) -> Candidates:
+    gaussian, anchor = _dense(d, dtype, device)
+    scale_tril = anchor.scale_tril
+    eps = randn(n, d, seed=3, dtype=dtype, device=device)
+    return Candidates(
+        gausslab=lambda: gaussian.rsample((n,)),
+        anchors={"torch.distributions": lambda: anchor.rsample((n,))},
+        floor=("eps @ L^T", lambda: eps @ scale_tril.mT),
+    )
+
+
+def _dense_entropy(d: int, dtype: torch.dtype, device: torch.device) -> Candidates:
+    gaussian, anchor = _dense(d, dtype, device)
+    return Candidates(
+        gausslab=gaussian.entropy,
+        anchors={"torch.distributions": anchor.entropy},
+        reference="torch.distributions",
+    )
+
+
+def _isotropic_vs_dense(d: int, n: int, dtype: torch.dtype, device: torch.device) -> Candidates:
+    """What keeping structure buys: isotropic log_prob against the same law held dense."""
+    loc = randn(d, seed=1, dtype=dtype, device=device)
+    std = torch.tensor(0.7, dtype=dtype, device=device)
+    gaussian = Gaussian.isotropic(loc, std, validate_args=False)
+    eye = torch.eye(d, dtype=dtype, device=device)
+    anchor = MultivariateNormal(loc, scale_tril=std * eye, validate_args=False)
+    x = randn(n, d, seed=3, dtype=dtype, device=device)
+    return Candidates(
+        gausslab=lambda: gaussian.log_prob(x),
+        anchors={"MultivariateNormal (dense)": lambda: anchor.log_prob(x)},
+        floor=copy_floor(x),
+        reference="MultivariateNormal (dense)",
+    )
+
+
+def _fmt(dtype: torch.dtype) -> str:
+    return str(dtype).removeprefix("torch.")
+
+
+def workloads(device: torch.device, quick: bool) -> list[Workload]:
+    """The core suite at full size, or every workload at a tiny size when `quick`."""
+    small_n = 100 if quick else 1_000_000
+    image = (3, 4, 4) if quick else (3, 64, 64)
+    image_n = 4 if quick else 256
+    d_big, n_big = (8, 16) if quick else (1024, 10_000)
+    dense_dims = (2, 3, 4) if quick else (16, 256, 1024)
+    dense_rsample_n = 8 if quick else 10_000
+    iso_d, iso_n = (16, 4) if quick else (3072, 256)
+    image_label = "x".join(map(str, image))
+
+    items: list[Workload] = []
+    for kind in ("diagonal", "isotropic"):
+        for event, n, label in (((2,), small_n, "d=2"), (image, image_n, f"d={image_label}")):
+            items.append(
+                Workload(
+                    f"{kind} log_prob",
+                    f"{label} N={n} float32",
+                    functools.partial(_structured_log_prob, kind, event, n, F32, device),
+                )
+            )
+            items.append(
+                Workload(
+                    f"{kind} rsample",
+                    f"{label} N={n} float32",
+                    functools.partial(_structured_rsample, kind, event, n, F32, device),
+                )
+            )
+    items.append(
+        Workload(
+            "diagonal log_prob",
+            f"d={d_big} N={n_big} float32",
+            functools.partial(_structured_log_prob, "diagonal", (d_big,), n_big, F32, device),
+            targets=(Target(anchor="torch.distributions", at_least=2.0), Target(floor_at_most=3.0)),
+            params={"d": d_big, "N": n_big},
+        )
+    )
+    items.append(
+        Workload(
+            "dense log_prob",
+            f"d={d_big} N={n_big} float64",
+            functools.partial(_dense_log_prob, d_big, n_big, F64, device),
+            targets=(Target(anchor="torch.distributions", at_least=1.5),),
+            params={"d": d_big, "N": n_big},
+        )
+    )
+    for d in dense_dims:
+        items.append(
+            Workload(
+                "dense rsample",
+                f"d={d} N={dense_rsample_n} float32",
+                functools.partial(_dense_rsample, d, dense_rsample_n, F32, device),
+            )
+        )
+    for d in dense_dims:
+        items.append(
+            Workload(
+                "dense entropy",
+                f"d={d} float32",
+                functools.partial(_dense_entropy, d, F32, device),
+            )
+        )
+    items.append(
+        Workload(
+            "isotropic log_prob vs dense",
+            f"d={iso_d} N={iso_n} float32",
+            functools.partial(_isotropic_vs_dense, iso_d, iso_n, F32, device),
+            targets=(Target(anchor="MultivariateNormal (dense)", at_least=100.0),),
+        )
+    )
+    return items
+
+
+def scaling_workloads(device: torch.device, quick: bool) -> list[Workload]:
+    """log_prob time against d (N fixed) and against N (d fixed), diagonal and dense.
+
+    Each workload's `params` carries the swept variable; the runner plots them log-log.
+    """
+    dims = (4, 8) if quick else (16, 64, 256, 1024, 2048)
+    sizes = (8, 16) if quick else (100, 1_000, 10_000, 100_000)
+    fixed_n = 16 if quick else 1_000
+    fixed_d = 8 if quick else 256
+    items: list[Workload] = []
+    for d in dims:
+        for name, build in (
+            ("diagonal log_prob", functools.partial(_structured_log_prob, "diagonal", (d,))),
+            ("dense log_prob", functools.partial(_dense_log_prob, d)),
+        ):
+            dtype = F32 if name.startswith("diagonal") else F64
+            items.append(
+                Workload(
+                    f"{name} vs d",
+                    f"d={d} N={fixed_n} {_fmt(dtype)}",
+                    functools.partial(build, fixed_n, dtype, device),
+                    params={"d": d, "N": fixed_n},
+                )
+            )
+    for n in sizes:
+        for name, build in (
+            ("diagonal log_prob", functools.partial(_structured_log_prob, "diagonal", (fixed_d,))),
+            ("dense log_prob", functools.partial(_dense_log_prob, fixed_d)),
+        ):
+            dtype = F32 if name.startswith("diagonal") else F64
+            items.append(
+                Workload(
+                    f"{name} vs N",
+                    f"d={fixed_d} N={n} {_fmt(dtype)}",
+                    functools.partial(build, n, dtype, device),
+                    params={"d": fixed_d, "N": n},
+                )
+            )
+    return items

@@ -1,0 +1,167 @@
+"""Timing harness: every candidate of a workload timed in one process, interleaved.
+
+A workload has one gausslab callable, any number of anchors (the same computation done by
+torch.distributions, scipy or diffusers) and optionally a machine floor (the cheapest
+operation of the same size: a memory copy for elementwise work, one matmul or triangular
+solve for linear algebra). All of them are built once, warmed up, then timed in rounds:
+each round calls every candidate once, in an order that rotates from round to round, so
+that noise from other processes on the machine hits all of them alike.
+
+Each figure is the median over the rounds of the time per call; the spread is the
+interquartile range (q1, q3) of the same samples. On CUDA the device is synchronized
+before and after each timed call, so that the time covers the kernels, not just their launch.
+Very short calls are repeated `loops` times per sample (calibrated during warm-up) so that a
+sample is long enough for the clock.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+
+__all__ = ["Candidates", "Target", "Timing", "Workload", "measure"]
+
+
+@dataclass(frozen=True)
+class Timing:
+    """Seconds per call: median and interquartile range over `samples` rounds."""
+
+    median: float
+    q1: float
+    q3: float
+    samples: int
+    loops: int
+
+    def as_dict(self) -> dict[str, float | int]:
+        return {
+            "median_s": self.median,
+            "q1_s": self.q1,
+            "q3_s": self.q3,
+            "samples": self.samples,
+            "loops": self.loops,
+        }
+
+
+@dataclass(frozen=True)
+class Target:
+    """A speed goal for a workload.
+
+    Either ``anchor`` is set: anchor_time / gausslab_time >= ``at_least`` (gausslab is at
+    least that many times faster), or ``floor_at_most`` is set: gausslab_time / floor_time
+    <= ``floor_at_most`` (gausslab costs at most that many floors).
+    """
+
+    anchor: str | None = None
+    at_least: float | None = None
+    floor_at_most: float | None = None
+
+    def describe(self) -> str:
+        if self.anchor is not None:
+            return f">= {self.at_least:g}x vs {self.anchor}"
+        return f"<= {self.floor_at_most:g}x floor"
+
+    def met(self, ratios: dict[str, float], floor_ratio: float | None) -> bool | None:
+        """True/False, or None when the quantity it needs was not measured."""
+        if self.anchor is not None:
+            ratio = ratios.get(self.anchor)
+            return None if ratio is None else ratio >= self.at_least
+        return None if floor_ratio is None else floor_ratio <= self.floor_at_most
+
+
+@dataclass
+class Candidates:
+    """The callables of one workload, built (inputs allocated) by the workload's setup.
+
+    When `reference` names an anchor, the runner checks once that gausslab's result and
+    that anchor's agree, so a speed-up can never come from computing something else.
+    """
+
+    gausslab: Callable[[], object]
+    anchors: dict[str, Callable[[], object]] = field(default_factory=dict)
+    floor: tuple[str, Callable[[], object]] | None = None
+    reference: str | None = None  # the anchor whose result gausslab's must match
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A named computation at one size; `setup` allocates inputs and returns the candidates.
+
+    `setup` runs only when the workload is measured, so a suite's inputs are never all
+    alive at once. `params` (e.g. {"d": 1024, "N": 10000}) feed the scaling curves.
+    """
+
+    name: str
+    shape: str
+    setup: Callable[[], Candidates]
+    targets: tuple[Target, ...] = ()
+    params: dict[str, int] = field(default_factory=dict)
+
+
+def _synchronizer(device: torch.device) -> Callable[[], None]:
+    if device.type == "cuda":
+        return torch.cuda.synchronize
+    return lambda: None
+
+
+def _calibrate_loops(
+    call: Callable[[], object], sync: Callable[[], None], min_sample: float
+) -> int:
+    """Calls per sample so that one sample lasts at least `min_sample` seconds (max 10,000)."""
+    sync()
+    start = time.perf_counter()
+    call()
+    sync()
+    elapsed = time.perf_counter() - start
+    if elapsed >= min_sample:
+        return 1
+    return min(10_000, max(1, math.ceil(min_sample / max(elapsed, 1e-7))))
+
+
+def _time_once(call: Callable[[], object], loops: int, sync: Callable[[], None]) -> float:
+    sync()
+    start = time.perf_counter()
+    for _ in range(loops):
+        call()
+    sync()
+    return (time.perf_counter() - start) / loops
+
+
+def _summary(samples: list[float], loops: int) -> Timing:
+    ordered = sorted(samples)
+    if len(ordered) >= 4:
+        q1, _, q3 = statistics.quantiles(ordered, n=4, method="inclusive")
+    else:
+        q1, q3 = ordered[0], ordered[-1]
+    return Timing(statistics.median(ordered), q1, q3, len(ordered), loops)
+
+
+def measure(
+    calls: dict[str, Callable[[], object]],
+    *,
+    device: torch.device,
+    warmup: int = 2,
+    repeats: int = 7,
+    min_sample: float = 2e-3,
+) -> dict[str, Timing]:
+    """Time every callable in `calls`, interleaved round by round, and summarize each.
+
+    warm-up: `warmup` untimed calls each (allocator, caches, lazy factors, kernel selection),
+    then `repeats` rounds; in round r the candidates run in the order rotated by r.
+    """
+    sync = _synchronizer(device)
+    names = list(calls)
+    for _ in range(warmup):
+        for name in names:
+            calls[name]()
+    loops = {name: _calibrate_loops(calls[name], sync, min_sample) for name in names}
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for round_index in range(repeats):
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            samples[name].append(_time_once(calls[name], loops[name], sync))
+    return {name: _summary(samples[name], loops[name]) for name in names}
