@@ -20,17 +20,20 @@ def styled(
     """Apply the explorer's common layout to ``fig`` and return it.
 
     ``uirevision`` keeps user interaction (zoom, camera, legend clicks) across updates.
+    Empty axis titles leave the figure's own (e.g. per-subplot) titles alone.
     """
     fig.update_layout(
         template="plotly_white",
-        title={"text": title, "x": 0.02, "xanchor": "left"},
-        margin={"l": 60, "r": 20, "t": 50, "b": 50},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+        title={"text": title, "x": 0.02, "xanchor": "left", "y": 0.98, "yanchor": "top"},
+        margin={"l": 60, "r": 20, "t": 90, "b": 50},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
         uirevision=uirevision,
         font={"size": 13},
     )
-    fig.update_xaxes(title_text=x_title)
-    fig.update_yaxes(title_text=y_title)
+    if x_title:
+        fig.update_xaxes(title_text=x_title)
+    if y_title:
+        fig.update_yaxes(title_text=y_title)
     return fig
 
 

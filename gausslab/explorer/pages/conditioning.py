@@ -1,0 +1,172 @@
+"""Conditioning: slice a correlated 2-D Gaussian at x₂ = value; the slice is N(μ₁|₂, σ²₁|₂)."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import torch
+from dash import Dash, Output, html
+from plotly.subplots import make_subplots
+
+from gausslab import Gaussian
+from gausslab.explorer import bivariate
+from gausslab.explorer.callbacks import page_callback, parse_number
+from gausslab.explorer.controls import (
+    alert_area,
+    graph,
+    number_control,
+    page_frame,
+    readout,
+    value_of,
+)
+from gausslab.explorer.registry import Page
+from gausslab.explorer.styling import PALETTE, styled, to_numpy
+
+EXTENT = (-4.0, 4.0)
+GRID_POINTS = 80
+CURVE_POINTS = 201
+
+
+def layout() -> html.Div:
+    """Sliders for ρ and the observed x₂, the joint with its slice, and the conditional."""
+    return page_frame(
+        "Conditioning a joint Gaussian",
+        "For (x₁, x₂) ~ N(0, [[1, ρ], [ρ, 1]]), observing x₂ leaves x₁ | x₂ ~ N(μ₁|₂, σ²₁|₂) "
+        "with μ₁|₂ = μ₁ + Σ₁₂ Σ₂₂⁻¹ (x₂ − μ₂) = ρ x₂ and σ²₁|₂ = Σ₁₁ − Σ₁₂ Σ₂₂⁻¹ Σ₂₁ = 1 − ρ². "
+        "The same computation gives the reverse posterior q(xₜ₋₁ | xₜ, x₀) in diffusion.",
+        [
+            number_control("cond-rho", "Correlation ρ", low=-0.95, high=0.95, step=0.05, value=0.7),
+            number_control("cond-x2", "Observed x₂", low=-3, high=3, step=0.1, value=1.5),
+            alert_area("cond-alert"),
+        ],
+        [
+            graph("cond-graph", height=470),
+            html.Div(
+                className="readouts",
+                children=[
+                    readout("cond-law", "x₁ | x₂ ~"),
+                    readout("cond-mean", "μ₁|₂ = ρ x₂ ="),
+                    readout("cond-var", "σ²₁|₂ = 1 − ρ² ="),
+                ],
+            ),
+        ],
+    )
+
+
+def _figure(joint: Gaussian, conditional: Gaussian, x2: float) -> go.Figure:
+    fig = make_subplots(
+        rows=1,
+        cols=2,
+        column_widths=[0.5, 0.5],
+        horizontal_spacing=0.1,
+        subplot_titles=("Joint density and the slice x₂ = value", "Conditional density of x₁"),
+    )
+    xs, ys, z = bivariate.density_grid(joint, EXTENT, EXTENT, GRID_POINTS)
+    fig.add_contour(
+        x=xs,
+        y=ys,
+        z=z,
+        colorscale="Blues",
+        showscale=False,
+        ncontours=10,
+        name="joint p(x₁, x₂)",
+        hoverinfo="skip",
+        row=1,
+        col=1,
+    )
+    fig.add_scatter(
+        x=list(EXTENT),
+        y=[x2, x2],
+        mode="lines",
+        name="slice x₂ = value",
+        line={"color": PALETTE[1], "width": 3},
+        row=1,
+        col=1,
+    )
+    mean = float(conditional.mean[0])
+    fig.add_scatter(
+        x=[mean],
+        y=[x2],
+        mode="markers",
+        name="μ₁|₂ on the slice",
+        marker={"color": PALETTE[1], "size": 11, "symbol": "x"},
+        row=1,
+        col=1,
+    )
+
+    x1 = torch.linspace(*EXTENT, CURVE_POINTS, dtype=bivariate.DTYPE)
+    fig.add_scatter(
+        x=to_numpy(x1),
+        y=to_numpy(conditional.log_prob(x1[:, None]).exp()),
+        name="p(x₁ | x₂) = N(μ₁|₂, σ²₁|₂)",
+        line={"color": PALETTE[1], "width": 3},
+        row=1,
+        col=2,
+    )
+    points = torch.stack([x1, torch.full_like(x1, x2)], dim=-1)[::8]
+    observed = torch.tensor([x2], dtype=bivariate.DTYPE)
+    ratio = joint.log_prob(points) - joint.marginal([1]).log_prob(observed)
+    fig.add_scatter(
+        x=to_numpy(points[:, 0]),
+        y=to_numpy(ratio.exp()),
+        mode="markers",
+        name="slice p(x₁, x₂) / p(x₂)",
+        marker={"color": "#222", "size": 6},
+        row=1,
+        col=2,
+    )
+    prior = joint.marginal([0]).log_prob(x1[:, None]).exp()
+    fig.add_scatter(
+        x=to_numpy(x1),
+        y=to_numpy(prior),
+        name="marginal p(x₁)",
+        line={"color": "#888", "dash": "dash"},
+        row=1,
+        col=2,
+    )
+    fig.update_xaxes(range=EXTENT)
+    fig.update_yaxes(range=EXTENT, scaleanchor="x", row=1, col=1)
+    fig.update_xaxes(title_text="x₁", row=1, col=1)
+    fig.update_yaxes(title_text="x₂", row=1, col=1)
+    fig.update_xaxes(title_text="x₁", row=1, col=2)
+    fig.update_yaxes(title_text="density", row=1, col=2)
+    styled(fig, title="", uirevision="conditioning")
+    fig.update_layout(legend={"y": -0.16, "yanchor": "top"}, margin={"t": 40, "b": 20})
+    return fig
+
+
+def register(app: Dash) -> None:
+    """The page's one callback: ρ and x₂ -> figure and the conditional's parameters."""
+
+    @page_callback(
+        app,
+        [
+            Output("cond-graph", "figure"),
+            Output("cond-law", "children"),
+            Output("cond-mean", "children"),
+            Output("cond-var", "children"),
+        ],
+        [value_of("cond-rho"), value_of("cond-x2")],
+        alert_id="cond-alert",
+    )
+    def update(rho_text: object, x2_text: object) -> tuple:
+        rho, x2 = parse_number(rho_text, "ρ"), parse_number(x2_text, "x₂")
+        joint = bivariate.bivariate(0.0, 0.0, 1.0, 1.0, rho)
+        conditional = joint.condition([1], torch.tensor([x2], dtype=bivariate.DTYPE))
+        mean, var = float(conditional.mean[0]), float(conditional.covariance_matrix[0, 0])
+        return (
+            _figure(joint, conditional, x2),
+            f"N({mean:.4g}, {var:.4g})",
+            f"{rho:g} × {x2:g} = {mean:.4g}",
+            f"1 − {rho:g}² = {var:.4g}",
+        )
+
+
+PAGE = Page(
+    path="conditioning",
+    title="Conditioning",
+    summary="Observe x₂ in a correlated 2-D Gaussian and read off the conditional "
+    "N(ρ x₂, 1 − ρ²) of x₁, drawn as a slice of the joint.",
+    graph="cond-graph",
+    layout=layout,
+    register=register,
+)
