@@ -34,6 +34,7 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0;
 .preset { text-align: left; padding: 5px 8px; border: 1px solid #c9d1de; border-radius: 4px;
           background: #f3f6fa; cursor: pointer; font-size: 13px; }
 .preset:hover { background: #e6edf6; }
+.group-title { margin: 6px 0 4px; font-size: 14px; color: #1d2330; }
 .formula { font-family: ui-monospace, monospace; font-size: 13px; color: #465066; }
 """
 

@@ -1,12 +1,21 @@
 """The explorer's pages, in the order the landing page and the header list them."""
 
-from gausslab.explorer.pages import clt, conditioning, contours, landing, surface, univariate
+from gausslab.explorer.pages import (
+    clt,
+    conditioning,
+    contours,
+    divergences,
+    landing,
+    surface,
+    univariate,
+)
 from gausslab.explorer.registry import Page
 
 PAGES: tuple[Page, ...] = (
     univariate.PAGE,
     surface.PAGE,
     contours.PAGE,
+    divergences.PAGE,
     conditioning.PAGE,
     clt.PAGE,
 )

@@ -1,0 +1,108 @@
+"""KL and W2: two user-set 2-D Gaussians P and Q, their contours and the distances."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+from dash import Dash, Output, html
+
+from gausslab import Gaussian, kl_divergence, wasserstein2
+from gausslab.explorer import bivariate
+from gausslab.explorer.callbacks import page_callback
+from gausslab.explorer.controls import alert_area, graph, page_frame, readout
+from gausslab.explorer.registry import Page
+from gausslab.explorer.styling import PALETTE, styled, to_numpy
+
+NAMES = ("mu1", "mu2", "var1", "var2", "rho")
+EXTENT = (-5.0, 5.0)
+Q_INITIAL = {"mu1": 1.0, "mu2": -0.5, "var1": 2.0, "var2": 0.5, "rho": -0.3}
+
+
+def layout() -> html.Div:
+    """Two sets of sliders (P and Q), both contour pictures and the three numbers."""
+    return page_frame(
+        "KL divergence and Wasserstein-2",
+        "KL(P‖Q) = ½ [tr(Σ_Q⁻¹ Σ_P) + (μ_Q − μ_P)ᵀ Σ_Q⁻¹ (μ_Q − μ_P) − d + ln(|Σ_Q| / |Σ_P|)] "
+        "is not symmetric; W₂² = |μ_P − μ_Q|² + tr(Σ_P + Σ_Q − 2 (Σ_P^½ Σ_Q Σ_P^½)^½) is a "
+        "distance. Diffusion losses are sums of such KL terms between Gaussians.",
+        [
+            html.H4("P", className="group-title"),
+            *bivariate.controls("div-p", NAMES),
+            html.H4("Q", className="group-title"),
+            *bivariate.controls("div-q", NAMES, **Q_INITIAL),
+            alert_area("div-alert"),
+        ],
+        [
+            graph("div-graph", height=520),
+            html.Div(
+                className="readouts",
+                children=[
+                    readout("div-kl-pq", "KL(P‖Q) ="),
+                    readout("div-kl-qp", "KL(Q‖P) ="),
+                    readout("div-w2", "W₂(P, Q) ="),
+                ],
+            ),
+        ],
+    )
+
+
+def _figure(p: Gaussian, q: Gaussian) -> go.Figure:
+    fig = go.Figure()
+    for name, g, color in (("P", p, PALETTE[0]), ("Q", q, PALETTE[1])):
+        mean = to_numpy(g.mean)
+        fig.add_scatter(
+            x=[mean[0]],
+            y=[mean[1]],
+            mode="markers",
+            name=f"mean of {name}",
+            marker={"color": color, "size": 10},
+        )
+        for radius, dash in ((1, "solid"), (2, "dash")):
+            ring = bivariate.ellipse(g, radius)
+            fig.add_scatter(
+                x=ring[:, 0],
+                y=ring[:, 1],
+                mode="lines",
+                line={"color": color, "dash": dash},
+                name=f"{name}: Mahalanobis {radius}",
+            )
+    fig.update_xaxes(range=EXTENT, constrain="domain")
+    fig.update_yaxes(range=EXTENT, scaleanchor="x", scaleratio=1)
+    return styled(
+        fig, title="Contours of P and Q", x_title="x₁", y_title="x₂", uirevision="divergences"
+    )
+
+
+def register(app: Dash) -> None:
+    """The page's one callback: both parameter sets -> figure and distances."""
+
+    @page_callback(
+        app,
+        [
+            Output("div-graph", "figure"),
+            Output("div-kl-pq", "children"),
+            Output("div-kl-qp", "children"),
+            Output("div-w2", "children"),
+        ],
+        [*bivariate.inputs("div-p", NAMES), *bivariate.inputs("div-q", NAMES)],
+        alert_id="div-alert",
+    )
+    def update(*values: object) -> tuple:
+        p = bivariate.from_values(NAMES, values[: len(NAMES)])
+        q = bivariate.from_values(NAMES, values[len(NAMES) :])
+        return (
+            _figure(p, q),
+            f"{float(kl_divergence(p, q)):.6g}",
+            f"{float(kl_divergence(q, p)):.6g}",
+            f"{float(wasserstein2(p, q)):.6g}",
+        )
+
+
+PAGE = Page(
+    path="divergences",
+    title="KL and W₂",
+    summary="Set two 2-D Gaussians and compare KL(P‖Q), KL(Q‖P) and the Wasserstein-2 "
+    "distance between them.",
+    graph="div-graph",
+    layout=layout,
+    register=register,
+)
