@@ -5,6 +5,7 @@ from importlib.metadata import PackageNotFoundError, version
 from gausslab.algebra import affine, condition, convolve, marginal, product
 from gausslab.covariance import Covariance, Dense, Diagonal, Isotropic
 from gausslab.gaussian import Gaussian, UnivariateGaussian
+from gausslab.mixture import GaussianMixture
 
 try:
     __version__ = version("gausslab")
@@ -16,6 +17,7 @@ __all__ = [
     "Dense",
     "Diagonal",
     "Gaussian",
+    "GaussianMixture",
     "Isotropic",
     "UnivariateGaussian",
     "__version__",
