@@ -4,6 +4,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from gausslab.algebra import affine, condition, convolve, marginal, product
 from gausslab.covariance import Covariance, Dense, Diagonal, Isotropic
+from gausslab.divergences import kl_divergence, wasserstein2
 from gausslab.gaussian import Gaussian, UnivariateGaussian
 from gausslab.mixture import GaussianMixture
 
@@ -24,6 +25,8 @@ __all__ = [
     "affine",
     "condition",
     "convolve",
+    "kl_divergence",
     "marginal",
     "product",
+    "wasserstein2",
 ]
