@@ -69,27 +69,19 @@ def _log_sub_exp(log_big: Tensor, log_small: Tensor) -> Tensor:
     return log_big + torch.log(-torch.expm1(log_small - log_big))
 
 
-def discretized_gaussian_log_prob(x: Tensor, mean: Tensor, std: Tensor) -> Tensor:
-    """log P(bin of x) under N(mean, std^2), elementwise, for 8-bit data scaled to [-1, 1].
-
-    The bin of x is [x - 1/255, x + 1/255], except the edge bins (-inf, -1 + 1/255] at x = -1
-    and [1 - 1/255, +inf) at x = 1. With z_lo = (x - 1/255 - mean) / std and
-    z_hi = (x + 1/255 - mean) / std:
-        x = -1:   log Phi(z_hi)
-        x = +1:   log Phi(-z_lo)                                    (= log(1 - Phi(z_lo)))
-        interior: log(Phi(z_hi) - Phi(z_lo)), taken as log Phi(z_hi) + log(1 - e^(log Phi(z_lo)
-                  - log Phi(z_hi))), or by symmetry as the same with (-z_hi, -z_lo) when the
-                  bin lies right of the mean, so that both log Phi are lower-tail values and
-                  stay accurate however far the bin is from the mean.
-    Arguments broadcast; x must lie in [-1, 1] (checked).
-    """
-    low, high = torch.aminmax(x) if x.numel() else (x.new_zeros(()), x.new_zeros(()))
+def _check_unit_interval(x: Tensor, name: str) -> None:
+    """Raise unless every entry of x lies in [-1, 1] (8-bit data scaled as k / 127.5 - 1)."""
+    if x.numel() == 0:
+        return
+    low, high = torch.aminmax(x.detach())
     if low < -1 or high > 1:
-        low, high = low.item(), high.item()
         raise ValueError(
-            f"x must be data scaled to [-1, 1] (8-bit: k / 127.5 - 1), got values in "
-            f"[{low}, {high}] (x of shape {tuple(x.shape)})"
+            f"{name} must be data scaled to [-1, 1] (8-bit: k / 127.5 - 1), got values in "
+            f"[{low.item()}, {high.item()}] ({name} of shape {tuple(x.shape)})"
         )
+
+
+def _discretized_log_prob(x: Tensor, mean: Tensor, std: Tensor) -> Tensor:
     centred = x - mean
     z_lo = (centred - _HALF_BIN) / std
     z_hi = (centred + _HALF_BIN) / std
@@ -99,6 +91,25 @@ def discretized_gaussian_log_prob(x: Tensor, mean: Tensor, std: Tensor) -> Tenso
         z_lo + z_hi > 0, _log_sub_exp(sf_lo, sf_hi), _log_sub_exp(cdf_hi, cdf_lo)
     )
     return torch.where(x < -_EDGE, cdf_hi, torch.where(x > _EDGE, sf_lo, interior))
+
+
+def discretized_gaussian_log_prob(x: Tensor, mean: Tensor, std: Tensor) -> Tensor:
+    """log P(bin of x) under N(mean, std^2), elementwise, for 8-bit data scaled to [-1, 1].
+
+    The bin of x is [x - 1/255, x + 1/255], except the edge bins (-inf, -1 + 1/255] at x = -1
+    and [1 - 1/255, +inf) at x = 1. With z_lo = (x - 1/255 - mean) / std and
+    z_hi = (x + 1/255 - mean) / std:
+        x = -1:   log Phi(z_hi)
+        x = +1:   log Phi(-z_lo)                                    (= log(1 - Phi(z_lo)))
+        interior: log(Phi(z_hi) - Phi(z_lo)) = log Phi(z_hi) + log(1 - exp(log Phi(z_lo)
+                  - log Phi(z_hi))), or by symmetry the same with (-z_hi, -z_lo) when the bin
+                  lies right of the mean, so that both log Phi are lower-tail values and stay
+                  accurate however far the bin is from the mean.
+    Arguments broadcast; x must lie in [-1, 1] (checked).
+    """
+    _check_sample(x, "x")
+    _check_unit_interval(x, "x")
+    return _discretized_log_prob(x, mean, std)
 
 
 def prior_kl(diffusion: Diffusion, x0: Tensor) -> Tensor:
@@ -139,7 +150,8 @@ def vlb_term(
     std = (0.5 * log_variance).exp()
     first = t == 1 if isinstance(t, int) else bool((t == 1).any())
     if first:
-        decoder = -_sum_event(discretized_gaussian_log_prob(x0, mean, std))
+        _check_unit_interval(x0, "x0")
+        decoder = -_sum_event(_discretized_log_prob(x0, mean, std))
         if isinstance(t, int):
             return decoder
     # The clipped log variance is log beta_tilde_t for t >= 2 (at t = 1 a finite stand-in for
