@@ -63,7 +63,8 @@ def verify(
     samples: Annotated[int, typer.Option(help="Monte Carlo samples per check.")] = 200_000,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
     only: Annotated[
-        str | None, typer.Option(help="Run only checks whose name contains this pattern.")
+        str | None,
+        typer.Option(help="Run only checks whose name contains this text or matches this glob."),
     ] = None,
     device: Annotated[str, typer.Option(help="torch device to run on.")] = "cpu",
 ) -> None:

@@ -1,0 +1,92 @@
+"""The Gaussian diffusion process: marginals, the DDPM posterior, and a forward-diffused mixture.
+
+q(x_t | x_{t-1}) = N(sqrt(alpha_t) x_{t-1}, beta_t I)
+q(x_t | x_0)     = N(sqrt(abar_t) x_0, (1 - abar_t) I)   (t single steps in one jump)
+q(x_{t-1} | x_t, x_0) ∝ q(x_t | x_{t-1}) q(x_{t-1} | x_0)
+                  = N(coef1_t x_0 + coef2_t x_t, beta_tilde_t I)   (DDPM, Ho et al. 2020)
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+import gausslab
+from gausslab.diffusion import Diffusion, Schedule
+from gausslab.gaussian import Gaussian
+from gausslab.verify.registry import Context, Result, check, mean_result, worst_reference
+
+JUMPS = (1, 10, 60)
+"""Timesteps at which the chain of single steps is compared with q(x_t | x_0)."""
+
+
+@check(
+    "diffusion.q_marginal_vs_steps",
+    "t single steps q(x_s | x_{s-1}) from x_0 give q(x_t | x_0) = N(sqrt(abar_t) x_0, 1 - abar_t)",
+)
+def q_marginal_vs_steps(ctx: Context) -> list[Result]:
+    diffusion = Diffusion(Schedule.linear(1000))
+    x0 = torch.full((ctx.samples, 1), 1.5, dtype=ctx.dtype, device=ctx.device)
+    x = x0
+    results = []
+    for t in range(1, max(JUMPS) + 1):
+        x = diffusion.q_step(x, t).sample()
+        if t in JUMPS:
+            law = diffusion.q_marginal(x0[:1], t)
+            mean, variance = law.mean[0, 0], law.variance[0, 0]
+            name = f"diffusion.q_marginal_vs_steps[t={t}]"
+            results.append(mean_result(f"{name}.mean", x[:, 0], mean))
+            results.append(mean_result(f"{name}.variance", (x[:, 0] - mean) ** 2, variance))
+    return results
+
+
+POSTERIOR_STEPS = (2, 10, 500, 1000)
+
+
+@check(
+    "challenge.posterior_product",
+    "q(x_t | x_{t-1}) q(x_{t-1} | x_0) normalized with gausslab.product equals DDPM's "
+    "q(x_{t-1} | x_t, x_0)",
+)
+def posterior_product(ctx: Context) -> list[Result]:
+    schedule = Schedule.linear(1000)
+    diffusion = Diffusion(schedule)
+    x0 = ctx.tensor([[-1.0], [0.3], [2.0]])
+    x_t = ctx.tensor([[0.5], [-1.2], [1.7]])
+    results = []
+    for t in POSTERIOR_STEPS:
+        alpha, abar_prev = schedule.alphas[t].item(), schedule.alphas_cumprod[t - 1].item()
+        # As a density in x_{t-1}: N(x_t; sqrt(alpha) x_{t-1}, beta) ∝ N(x_{t-1}; x_t/sqrt(alpha),
+        # beta/alpha).
+        likelihood = Gaussian.isotropic(x_t / math.sqrt(alpha), math.sqrt((1 - alpha) / alpha))
+        prior = Gaussian.isotropic(math.sqrt(abar_prev) * x0, math.sqrt(1 - abar_prev))
+        bayes, _ = gausslab.product(likelihood, prior)
+        ddpm = diffusion.q_posterior(x_t, x0, t)
+        name = f"challenge.posterior_product[t={t}]"
+        means = zip(bayes.mean.flatten().tolist(), ddpm.mean.flatten().tolist(), strict=True)
+        results.append(worst_reference(f"{name}.mean", means, rtol=1e-12, floor=1.0))
+        variances = [(bayes.variance[0, 0], ddpm.variance[0, 0])]
+        results.append(worst_reference(f"{name}.variance", variances, rtol=1e-12))
+    return results
+
+
+@check(
+    "diffusion.posterior_samples",
+    "x_{t-1} ~ q(x_{t-1} | x_0), x_t ~ q(x_t | x_{t-1}): the residual r = x_{t-1} - posterior "
+    "mean has E[r] = 0, E[r^2] = beta_tilde_t, E[r x_t] = 0",
+)
+def posterior_samples(ctx: Context) -> list[Result]:
+    diffusion = Diffusion(Schedule.linear(1000))
+    x0 = torch.full((ctx.samples, 1), -0.8, dtype=ctx.dtype, device=ctx.device)
+    results = []
+    for t in (2, 50, 800):
+        x_prev = diffusion.q_sample(x0, t - 1)
+        x_t = diffusion.q_step(x_prev, t).sample()
+        posterior = diffusion.q_posterior(x_t, x0, t)
+        residual = (x_prev - posterior.mean)[:, 0]
+        name = f"diffusion.posterior_samples[t={t}]"
+        results.append(mean_result(f"{name}.E[r]", residual, 0.0))
+        results.append(mean_result(f"{name}.E[r^2]", residual**2, posterior.variance[0, 0]))
+        results.append(mean_result(f"{name}.E[r*x_t]", residual * x_t[:, 0], 0.0))
+    return results
