@@ -22,6 +22,7 @@ from pathlib import Path
 
 import torch
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -193,20 +194,15 @@ def _validate(
 def _table_row(row: Row) -> tuple[str, ...]:
     """check, closed form, estimate, SE (tolerance for references), z (error for references)."""
     verdict = "[green]yes[/]" if row.passed else "[bold red]NO[/]"
+    name = escape(row.name)
     if row.kind == "error":
-        return (row.name, "—", "—", "—", row.message or "", verdict)
+        return (name, "—", "—", "—", escape(row.message or ""), verdict)
     exact, estimate = f"{row.exact:.7g}", f"{row.estimate:.7g}"
     if row.kind == "reference":
-        return (
-            row.name,
-            exact,
-            estimate,
-            f"tol {row.tolerance:.1e}",
-            f"err {row.error:.1e}",
-            verdict,
-        )
+        tolerance, error = f"tol {row.tolerance:.1e}", f"err {row.error:.1e}"
+        return (name, exact, estimate, tolerance, error, verdict)
     z = f"{row.z:+.2f}" if row.z is not None else "—"
-    return (row.name, exact, estimate, f"{row.se:.2e}", z, verdict)
+    return (name, exact, estimate, f"{row.se:.2e}", z, verdict)
 
 
 def _print_table(report: VerifyReport, console: Console) -> None:

@@ -10,6 +10,7 @@ TOPICS = (
     "multivariate",
     "reparameterization",
     "algebra",
+    "mixture",
     "divergences",
     "diffusion",
     "central_limit",

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import math
 
+import mpmath
 import torch
 
 import gausslab
 from gausslab.diffusion import Diffusion, Schedule
 from gausslab.gaussian import Gaussian
+from gausslab.verify.checks.mixture import MEANS, STDS, WEIGHTS, seed_mixture
 from gausslab.verify.registry import Context, Result, check, mean_result, worst_reference
 
 JUMPS = (1, 10, 60)
@@ -89,4 +91,46 @@ def posterior_samples(ctx: Context) -> list[Result]:
         results.append(mean_result(f"{name}.E[r]", residual, 0.0))
         results.append(mean_result(f"{name}.E[r^2]", residual**2, posterior.variance[0, 0]))
         results.append(mean_result(f"{name}.E[r*x_t]", residual * x_t[:, 0], 0.0))
+    return results
+
+
+def exercise4_schedule() -> Schedule:
+    """The linear schedule for T = 100 steps, with DDPM's betas (1e-4 .. 0.02 for T = 1000)
+    scaled by 1000 / T as in improved DDPM, so that abar_T = 4e-5 and x_T is N(0, 1) to
+    within 1e-4 (DDPM's unscaled betas would leave abar_100 = 0.36)."""
+    return Schedule.linear(100, beta_start=1e-3, beta_end=0.2)
+
+
+SNAPSHOTS = (10, 40, 100)
+
+
+def mp_mixture_cdf(c: float, abar: float) -> mpmath.mpf:
+    """P(x_t <= c) for x_0 ~ sum_k w_k N(m_k, s_k^2): x_t ~ sum_k w_k N(sqrt(abar) m_k,
+    abar s_k^2 + 1 - abar)."""
+    abar = mpmath.mpf(abar)
+    return sum(
+        w * mpmath.ncdf((c - mpmath.sqrt(abar) * m) / mpmath.sqrt(abar * s**2 + 1 - abar))
+        for w, m, s in zip(WEIGHTS, MEANS, STDS, strict=True)
+    )
+
+
+@check(
+    "exercise4.forward_mixture",
+    "x_0 ~ 0.3 N(-2, 0.3^2) + 0.7 N(1.5, 0.5^2) pushed through T = 100 single linear-schedule "
+    "steps: P(x_t <= c) = sum_k w_k Phi((c - sqrt(abar_t) m_k) / sqrt(abar_t s_k^2 + 1 - abar_t)) "
+    "-> Phi(c)",
+)
+def forward_mixture(ctx: Context) -> list[Result]:
+    schedule = exercise4_schedule()
+    x = seed_mixture(ctx).sample((ctx.samples,))
+    results = []
+    for t in range(1, schedule.T + 1):
+        beta = schedule.betas[t].item()
+        noise = torch.randn(ctx.samples, dtype=ctx.dtype, device=ctx.device)
+        x = math.sqrt(1 - beta) * x + math.sqrt(beta) * noise
+        if t in SNAPSHOTS:
+            abar = schedule.alphas_cumprod[t].item()
+            for c in (-1.0, 0.0, 1.0):
+                name = f"exercise4.forward_mixture[t={t}].P(x_t<={c:g})"
+                results.append(mean_result(name, (x <= c).double(), mp_mixture_cdf(c, abar)))
     return results
