@@ -18,7 +18,7 @@ x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps and v = sqrt(abar_t) eps - sqrt(1 -
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -65,6 +65,7 @@ def _check_same_shape(x: Tensor, y: Any, name_x: str, name_y: str) -> Tensor:
 
 
 def _check_choice(value: Any, choices: tuple[str, ...], name: str) -> str:
+    """Raise unless `value` is one of the named options."""
     if value not in choices:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
     return value
@@ -72,7 +73,7 @@ def _check_choice(value: Any, choices: tuple[str, ...], name: str) -> str:
 
 def _per_example(coef: Tensor, batch: int) -> Tensor:
     """A coefficient from ``_gather`` (0-d or (B, 1, ..., 1)) as a (B,) tensor."""
-    return coef.reshape(-1).expand(batch) if coef.ndim else coef.expand(batch)
+    return coef.reshape(-1).expand(batch)
 
 
 class Diffusion:
@@ -299,7 +300,9 @@ class Diffusion:
         t = self._check_t(t, score)
         return score * -self._gather("sqrt_one_minus_abar", t, score)
 
-    def _to_x0_eps(self, model_output: Tensor, x_t: Tensor, t: Timestep, prediction: str):
+    def _to_x0_eps(
+        self, model_output: Tensor, x_t: Tensor, t: Timestep, prediction: str
+    ) -> tuple[Tensor, Tensor]:
         if prediction == "eps":
             x0 = self._combine(t, "recip_sqrt_abar", x_t, "sigmas", model_output, -1.0)
             return x0, model_output
@@ -469,7 +472,11 @@ class Diffusion:
         if t is None:
             t = torch.randint(1, self.T + 1, (batch,), generator=generator, device=x0.device)
         t = self._check_t(t, x0)
-        t_batch = torch.full((batch,), t, device=x0.device) if isinstance(t, int) else t
+        t_batch = (
+            torch.full((batch,), t, dtype=torch.int64, device=x0.device)
+            if isinstance(t, int)
+            else t
+        )
         if noise is None:
             noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device)
         x_t = self.q_sample(x0, t, noise)
@@ -558,8 +565,10 @@ class Diffusion:
         x_T: Tensor | None = None,
         generator: torch.Generator | None = None,
         progress: bool = False,
+        timesteps: Sequence[int] | Tensor | None = None,
     ) -> Tensor:
-        """x_0 samples of `shape` from `model`; see ``gausslab.diffusion.samplers.sample``."""
+        """x_0 samples of `shape` from `model`; see ``gausslab.diffusion.samplers.sample``
+        (`timesteps`, a strictly descending subset of 1..T, in place of `steps`)."""
         from gausslab.diffusion.samplers import sample
 
         return sample(
@@ -573,6 +582,7 @@ class Diffusion:
             x_T=x_T,
             generator=generator,
             progress=progress,
+            timesteps=timesteps,
         )
 
     def marginal(self, data: Any, t: Timestep) -> Any:

@@ -107,7 +107,7 @@ def test_q_marginal_matches_monte_carlo_of_single_steps():
     x_t within 5 standard errors of q_marginal's (sample mean SE = sd / sqrt(N), sample variance
     SE = var sqrt(2 / (N - 1)))."""
     diffusion = Diffusion(SCHEDULES["short"])
-    n, t = 40_000, 7
+    n, t = 20_000, 7
     x0 = torch.tensor([1.5, -0.5], dtype=torch.float64).expand(n, 2)
     torch.manual_seed(1)
     x = x0

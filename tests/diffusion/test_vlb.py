@@ -20,7 +20,8 @@ from torch.distributions import Normal, kl_divergence
 import gausslab
 from gausslab.diffusion import Diffusion, Schedule, VLBTerms
 from gausslab.diffusion.vlb import discretized_gaussian_log_prob
-from tests.diffusion.test_process import generator, improved_diffusion_tables, reference_tables
+
+from .test_process import generator, improved_diffusion_tables, reference_tables
 
 SHORT = Schedule.linear(20, 0.01, 0.3)
 
