@@ -40,19 +40,20 @@ def reference_tables(schedule: Schedule) -> dict[str, np.ndarray]:
     1 / var = alpha_t / beta_t + 1 / (1 - abar_{t-1}),
     mean = var * (sqrt(alpha_t) / beta_t * x_t + sqrt(abar_{t-1}) / (1 - abar_{t-1}) * x0),
     so coef1 = var sqrt(abar_{t-1}) / (1 - abar_{t-1}), coef2 = var sqrt(alpha_t) / beta_t.
-    Entries where a formula does not apply (t = 0, and the posterior at t = 1) are NaN.
+    Entries where a formula does not apply (alpha, beta at t = 0; the posterior at t <= 1)
+    are NaN.
     """
     with mpmath.workdps(40):
         betas = [mpmath.mpf(float(b)) for b in schedule.betas[1:]]
         abar = [mpmath.mpf(1)]
         for b in betas:
             abar.append(abar[-1] * (1 - b))
-        nan = mpmath.mpf("nan")
-        out = {k: [nan] * (len(abar)) for k in ("abar", "one_minus_abar", "alpha", "beta")}
-        out.update({k: [nan] * len(abar) for k in ("post_var", "coef1", "coef2")})
+        names = ("alpha", "beta", "post_var", "coef1", "coef2")
+        out = {k: [mpmath.mpf("nan")] * len(abar) for k in names}
+        out["abar"] = abar
+        out["one_minus_abar"] = [1 - v for v in abar]
         for t in range(1, len(abar)):
             beta = betas[t - 1]
-            out["abar"][t], out["one_minus_abar"][t] = abar[t], 1 - abar[t]
             out["alpha"][t], out["beta"][t] = 1 - beta, beta
             if t >= 2:
                 var = 1 / ((1 - beta) / beta + 1 / (1 - abar[t - 1]))
