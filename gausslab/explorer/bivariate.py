@@ -15,7 +15,7 @@ from dash import Input, html
 from gausslab import Gaussian
 from gausslab.explorer.callbacks import parse_number
 from gausslab.explorer.controls import number_control, value_of
-from gausslab.explorer.styling import to_numpy
+from gausslab.explorer.styling import Trace, line, packed, to_numpy
 
 DTYPE = torch.float64
 
@@ -112,3 +112,38 @@ def fixed_samples(g: Gaussian, count: int, seed: int = 0) -> np.ndarray:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return to_numpy(g.sample((count,)))
+
+
+def contour_trace(xs: np.ndarray, ys: np.ndarray, z: np.ndarray, name: str = "density") -> Trace:
+    """Filled density contours on a grid from ``density_grid``."""
+    return {
+        "type": "contour",
+        "x": packed(xs),
+        "y": packed(ys),
+        "z": packed(z),
+        "name": name,
+        "colorscale": "Blues",
+        "showscale": False,
+        "ncontours": 10,
+        "hoverinfo": "skip",
+        "opacity": 0.75,
+    }
+
+
+def ring_traces(g: Gaussian, label: str, color: str) -> list[Trace]:
+    """The contour ellipses at Mahalanobis distance 1 (solid) and 2 (dashed)."""
+    traces = []
+    for radius, dash in ((1, "solid"), (2, "dash")):
+        ring = ellipse(g, radius)
+        traces.append(
+            line(ring[:, 0], ring[:, 1], f"{label} {radius}", line={"color": color, "dash": dash})
+        )
+    return traces
+
+
+def square_axes(extent: tuple[float, float]) -> dict[str, dict[str, object]]:
+    """Layout keys for x and y axes over ``extent`` with equal scales (circles look round)."""
+    return {
+        "xaxis": {"range": list(extent), "constrain": "domain"},
+        "yaxis": {"range": list(extent), "scaleanchor": "x", "scaleratio": 1},
+    }

@@ -16,6 +16,7 @@ import threading
 import webbrowser
 from collections.abc import Iterator
 
+import torch
 from dash import Dash, Input, Output, dcc, html
 from dash.development.base_component import Component
 from werkzeug.serving import BaseWSGIServer, make_server
@@ -44,7 +45,12 @@ def _not_found(path: str) -> html.Div:
 
 
 def create_app() -> Dash:
-    """The explorer as a Dash app (not started)."""
+    """The explorer as a Dash app (not started).
+
+    Sets torch to one intra-op thread for this process: the explorer's arrays are small,
+    and a thread pool contending for busy cores turns microsecond ops into milliseconds.
+    """
+    torch.set_num_threads(1)
     app = Dash(
         __name__,
         title="gausslab explorer",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import plotly.graph_objects as go
 import torch
 from dash import Dash, Input, Output, html
 
@@ -20,7 +19,7 @@ from gausslab.explorer.controls import (
     value_of,
 )
 from gausslab.explorer.registry import Page
-from gausslab.explorer.styling import PALETTE, styled, to_numpy
+from gausslab.explorer.styling import PALETTE, Figure, figure, line, packed
 
 SAMPLES = 5000
 SEED = 0
@@ -61,25 +60,28 @@ def layout() -> html.Div:
     )
 
 
-def _figure(z: torch.Tensor, title: str) -> go.Figure:
+def _figure(z: torch.Tensor, title: str) -> Figure:
     grid = torch.linspace(*Z_RANGE, 201, dtype=torch.float64)
     normal = Gaussian.univariate(torch.tensor(0.0, dtype=torch.float64), 1.0)
-    fig = go.Figure()
-    fig.add_histogram(
-        x=to_numpy(z),
-        histnorm="probability density",
-        xbins={"start": Z_RANGE[0], "end": Z_RANGE[1], "size": 0.15},
-        name="standardized sums Z",
-        marker={"color": "rgba(31, 119, 180, 0.55)"},
+    histogram = {
+        "type": "histogram",
+        "x": packed(z),
+        "histnorm": "probability density",
+        "xbins": {"start": Z_RANGE[0], "end": Z_RANGE[1], "size": 0.15},
+        "name": "standardized sums Z",
+        "marker": {"color": "rgba(31, 119, 180, 0.55)"},
+    }
+    density = line(
+        grid, normal.log_prob(grid).exp(), "N(0, 1) density", line={"color": PALETTE[1], "width": 3}
     )
-    fig.add_scatter(
-        x=to_numpy(grid),
-        y=to_numpy(normal.log_prob(grid).exp()),
-        name="N(0, 1) density",
-        line={"color": PALETTE[1], "width": 3},
+    return figure(
+        [histogram, density],
+        title=title,
+        x_title="z",
+        y_title="density",
+        uirevision="clt",
+        xaxis={"range": list(Z_RANGE)},
     )
-    fig.update_xaxes(range=Z_RANGE)
-    return styled(fig, title=title, x_title="z", y_title="density", uirevision="clt")
 
 
 def register(app: Dash) -> None:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import torch
 from dash import Dash, Output, html
-from plotly.subplots import make_subplots
 
 from gausslab import Gaussian
 from gausslab.explorer import bivariate
@@ -19,7 +17,7 @@ from gausslab.explorer.controls import (
     value_of,
 )
 from gausslab.explorer.registry import Page
-from gausslab.explorer.styling import PALETTE, styled, to_numpy
+from gausslab.explorer.styling import PALETTE, Figure, figure, line, markers
 
 EXTENT = (-4.0, 4.0)
 GRID_POINTS = 80
@@ -52,86 +50,81 @@ def layout() -> html.Div:
     )
 
 
-def _figure(joint: Gaussian, conditional: Gaussian, x2: float) -> go.Figure:
-    fig = make_subplots(
-        rows=1,
-        cols=2,
-        column_widths=[0.5, 0.5],
-        horizontal_spacing=0.1,
-        subplot_titles=("Joint density and the slice x₂ = value", "Conditional density of x₁"),
-    )
-    xs, ys, z = bivariate.density_grid(joint, EXTENT, EXTENT, GRID_POINTS)
-    fig.add_contour(
-        x=xs,
-        y=ys,
-        z=z,
-        colorscale="Blues",
-        showscale=False,
-        ncontours=10,
-        name="joint p(x₁, x₂)",
-        hoverinfo="skip",
-        row=1,
-        col=1,
-    )
-    fig.add_scatter(
-        x=list(EXTENT),
-        y=[x2, x2],
-        mode="lines",
-        name="slice x₂ = value",
-        line={"color": PALETTE[1], "width": 3},
-        row=1,
-        col=1,
-    )
-    mean = float(conditional.mean[0])
-    fig.add_scatter(
-        x=[mean],
-        y=[x2],
-        mode="markers",
-        name="μ₁|₂ on the slice",
-        marker={"color": PALETTE[1], "size": 11, "symbol": "x"},
-        row=1,
-        col=1,
-    )
+def _subplot_title(text: str, x: float) -> dict[str, object]:
+    return {
+        "text": text,
+        "x": x,
+        "y": 1.0,
+        "xref": "paper",
+        "yref": "paper",
+        "xanchor": "center",
+        "yanchor": "bottom",
+        "showarrow": False,
+        "font": {"size": 14},
+    }
 
+
+def _figure(joint: Gaussian, conditional: Gaussian, x2: float) -> Figure:
+    xs, ys, z = bivariate.density_grid(joint, EXTENT, EXTENT, GRID_POINTS)
+    mean = float(conditional.mean[0])
+    left = [
+        bivariate.contour_trace(xs, ys, z, "joint p(x₁, x₂)"),
+        line(EXTENT, (x2, x2), "slice x₂ = value", line={"color": PALETTE[1], "width": 3}),
+        markers(
+            [mean],
+            [x2],
+            "μ₁|₂ on the slice",
+            marker={"color": PALETTE[1], "size": 11, "symbol": "x"},
+        ),
+    ]
     x1 = torch.linspace(*EXTENT, CURVE_POINTS, dtype=bivariate.DTYPE)
-    fig.add_scatter(
-        x=to_numpy(x1),
-        y=to_numpy(conditional.log_prob(x1[:, None]).exp()),
-        name="p(x₁ | x₂) = N(μ₁|₂, σ²₁|₂)",
-        line={"color": PALETTE[1], "width": 3},
-        row=1,
-        col=2,
-    )
     points = torch.stack([x1, torch.full_like(x1, x2)], dim=-1)[::8]
     observed = torch.tensor([x2], dtype=bivariate.DTYPE)
     ratio = joint.log_prob(points) - joint.marginal([1]).log_prob(observed)
-    fig.add_scatter(
-        x=to_numpy(points[:, 0]),
-        y=to_numpy(ratio.exp()),
-        mode="markers",
-        name="slice p(x₁, x₂) / p(x₂)",
-        marker={"color": "#222", "size": 6},
-        row=1,
-        col=2,
+    right = [
+        line(
+            x1,
+            conditional.log_prob(x1[:, None]).exp(),
+            "p(x₁ | x₂) = N(μ₁|₂, σ²₁|₂)",
+            line={"color": PALETTE[1], "width": 3},
+        ),
+        markers(
+            points[:, 0],
+            ratio.exp(),
+            "slice p(x₁, x₂) / p(x₂)",
+            marker={"color": "#222", "size": 6},
+        ),
+        line(
+            x1,
+            joint.marginal([0]).log_prob(x1[:, None]).exp(),
+            "marginal p(x₁)",
+            line={"color": "#888", "dash": "dash"},
+        ),
+    ]
+    for trace in right:
+        trace.update(xaxis="x2", yaxis="y2")
+    return figure(
+        left + right,
+        title="",
+        uirevision="conditioning",
+        x_title="x₁",
+        y_title="x₂",
+        xaxis={"domain": [0, 0.45], "range": list(EXTENT)},
+        yaxis={"range": list(EXTENT), "scaleanchor": "x"},
+        xaxis2={
+            "domain": [0.55, 1],
+            "anchor": "y2",
+            "range": list(EXTENT),
+            "title": {"text": "x₁"},
+        },
+        yaxis2={"anchor": "x2", "title": {"text": "density"}},
+        annotations=[
+            _subplot_title("Joint density and the slice x₂ = value", 0.225),
+            _subplot_title("Conditional density of x₁", 0.775),
+        ],
+        legend={"y": -0.16, "yanchor": "top"},
+        margin={"t": 40, "b": 20},
     )
-    prior = joint.marginal([0]).log_prob(x1[:, None]).exp()
-    fig.add_scatter(
-        x=to_numpy(x1),
-        y=to_numpy(prior),
-        name="marginal p(x₁)",
-        line={"color": "#888", "dash": "dash"},
-        row=1,
-        col=2,
-    )
-    fig.update_xaxes(range=EXTENT)
-    fig.update_yaxes(range=EXTENT, scaleanchor="x", row=1, col=1)
-    fig.update_xaxes(title_text="x₁", row=1, col=1)
-    fig.update_yaxes(title_text="x₂", row=1, col=1)
-    fig.update_xaxes(title_text="x₁", row=1, col=2)
-    fig.update_yaxes(title_text="density", row=1, col=2)
-    styled(fig, title="", uirevision="conditioning")
-    fig.update_layout(legend={"y": -0.16, "yanchor": "top"}, margin={"t": 40, "b": 20})
-    return fig
 
 
 def register(app: Dash) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 from dash import Dash, Input, Output, ctx, html, no_update
 
 from gausslab import Gaussian
@@ -10,7 +9,7 @@ from gausslab.explorer import bivariate
 from gausslab.explorer.callbacks import page_callback
 from gausslab.explorer.controls import alert_area, graph, page_frame, readout, text_id
 from gausslab.explorer.registry import Page
-from gausslab.explorer.styling import PALETTE, styled, to_numpy
+from gausslab.explorer.styling import PALETTE, Figure, figure, line, markers, to_numpy
 
 NAMES = ("var1", "var2", "rho")
 EXTENT = (-5.0, 5.0)
@@ -48,52 +47,38 @@ def layout() -> html.Div:
     )
 
 
-def _figure(g: Gaussian) -> go.Figure:
+def _figure(g: Gaussian) -> Figure:
     xs, ys, z = bivariate.density_grid(g, EXTENT, EXTENT, GRID_POINTS)
-    fig = go.Figure(
-        go.Contour(
-            x=xs,
-            y=ys,
-            z=z,
-            colorscale="Blues",
-            showscale=False,
-            ncontours=10,
-            name="density p(x)",
-            hoverinfo="skip",
-            opacity=0.75,
-        )
-    )
     samples = bivariate.fixed_samples(g, SAMPLES)
-    fig.add_scatter(
-        x=samples[:, 0],
-        y=samples[:, 1],
-        mode="markers",
-        name="samples",
-        marker={"size": 4, "color": "rgba(40, 40, 40, 0.55)"},
-    )
-    for radius, dash in ((1, "solid"), (2, "dash")):
-        ring = bivariate.ellipse(g, radius)
-        fig.add_scatter(
-            x=ring[:, 0],
-            y=ring[:, 1],
-            mode="lines",
-            name=f"Mahalanobis {radius}",
-            line={"color": PALETTE[2], "dash": dash},
-        )
+    traces = [
+        bivariate.contour_trace(xs, ys, z),
+        markers(
+            samples[:, 0],
+            samples[:, 1],
+            "samples",
+            marker={"size": 4, "color": "rgba(40, 40, 40, 0.55)"},
+        ),
+        *bivariate.ring_traces(g, "Mahalanobis", PALETTE[2]),
+    ]
     variances = to_numpy(g.principal_axes()[0])
     for i, segment in enumerate(bivariate.principal_segments(g)):
-        fig.add_scatter(
-            x=segment[:, 0],
-            y=segment[:, 1],
-            mode="lines+markers",
-            name=f"axis {i + 1}: √λ{i + 1} = {variances[i] ** 0.5:.3f}",
-            line={"color": PALETTE[1 + 2 * i], "width": 4},
-            marker={"size": 6},
+        traces.append(
+            line(
+                segment[:, 0],
+                segment[:, 1],
+                f"axis {i + 1}: √λ{i + 1} = {variances[i] ** 0.5:.3f}",
+                mode="lines+markers",
+                line={"color": PALETTE[1 + 2 * i], "width": 4},
+                marker={"size": 6},
+            )
         )
-    fig.update_xaxes(range=EXTENT, constrain="domain")
-    fig.update_yaxes(range=EXTENT, scaleanchor="x", scaleratio=1)
-    return styled(
-        fig, title="Contours of N(0, Σ)", x_title="x₁", y_title="x₂", uirevision="contours"
+    return figure(
+        traces,
+        title="Contours of N(0, Σ)",
+        x_title="x₁",
+        y_title="x₂",
+        uirevision="contours",
+        **bivariate.square_axes(EXTENT),
     )
 
 

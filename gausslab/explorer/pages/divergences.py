@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 from dash import Dash, Output, html
 
 from gausslab import Gaussian, kl_divergence, wasserstein2
@@ -10,7 +9,7 @@ from gausslab.explorer import bivariate
 from gausslab.explorer.callbacks import page_callback
 from gausslab.explorer.controls import alert_area, graph, page_frame, readout
 from gausslab.explorer.registry import Page
-from gausslab.explorer.styling import PALETTE, styled, to_numpy
+from gausslab.explorer.styling import PALETTE, Figure, figure, markers, to_numpy
 
 NAMES = ("mu1", "mu2", "var1", "var2", "rho")
 EXTENT = (-5.0, 5.0)
@@ -45,30 +44,21 @@ def layout() -> html.Div:
     )
 
 
-def _figure(p: Gaussian, q: Gaussian) -> go.Figure:
-    fig = go.Figure()
+def _figure(p: Gaussian, q: Gaussian) -> Figure:
+    traces = []
     for name, g, color in (("P", p, PALETTE[0]), ("Q", q, PALETTE[1])):
         mean = to_numpy(g.mean)
-        fig.add_scatter(
-            x=[mean[0]],
-            y=[mean[1]],
-            mode="markers",
-            name=f"mean of {name}",
-            marker={"color": color, "size": 10},
+        traces.append(
+            markers(mean[:1], mean[1:], f"mean of {name}", marker={"color": color, "size": 10})
         )
-        for radius, dash in ((1, "solid"), (2, "dash")):
-            ring = bivariate.ellipse(g, radius)
-            fig.add_scatter(
-                x=ring[:, 0],
-                y=ring[:, 1],
-                mode="lines",
-                line={"color": color, "dash": dash},
-                name=f"{name}: Mahalanobis {radius}",
-            )
-    fig.update_xaxes(range=EXTENT, constrain="domain")
-    fig.update_yaxes(range=EXTENT, scaleanchor="x", scaleratio=1)
-    return styled(
-        fig, title="Contours of P and Q", x_title="x₁", y_title="x₂", uirevision="divergences"
+        traces += bivariate.ring_traces(g, f"{name}: Mahalanobis", color)
+    return figure(
+        traces,
+        title="Contours of P and Q",
+        x_title="x₁",
+        y_title="x₂",
+        uirevision="divergences",
+        **bivariate.square_axes(EXTENT),
     )
 
 

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
+import math
+
 from dash import Dash, Output, State, html
 
 from gausslab.explorer import bivariate
 from gausslab.explorer.callbacks import page_callback
 from gausslab.explorer.controls import alert_area, graph, page_frame, readout
 from gausslab.explorer.registry import Page
-from gausslab.explorer.styling import styled
+from gausslab.explorer.styling import figure, packed
 
 NAMES = ("mu1", "mu2", "var1", "var2", "rho")
 EXTENT = (-4.0, 4.0)
@@ -36,6 +37,25 @@ def layout() -> html.Div:
     )
 
 
+def _camera(relayout: object) -> dict[str, dict[str, float]] | None:
+    """The 3-D camera in a graph's last relayout event, if it holds a well-formed one.
+
+    uirevision alone does not restore a dragged gl3d camera in plotly.js 4.1 (the drag is
+    not recorded as a GUI edit), so the page passes the user's last camera back.
+    """
+    camera = relayout.get("scene.camera") if isinstance(relayout, dict) else None
+    if not isinstance(camera, dict):
+        return None
+    result = {}
+    for part in ("eye", "center", "up"):
+        vector = camera.get(part)
+        if isinstance(vector, dict):
+            values = [vector.get(axis) for axis in "xyz"]
+            if all(isinstance(v, int | float) and math.isfinite(v) for v in values):
+                result[part] = dict(zip("xyz", values, strict=True))
+    return result or None
+
+
 def register(app: Dash) -> None:
     """The page's one callback: parameters -> surface and readouts."""
 
@@ -53,33 +73,34 @@ def register(app: Dash) -> None:
         *params, view = values
         g = bivariate.from_values(NAMES, tuple(params))
         xs, ys, z = bivariate.density_grid(g, EXTENT, EXTENT, GRID_POINTS)
-        fig = go.Figure(
-            go.Surface(
-                x=xs,
-                y=ys,
-                z=z,
-                colorscale="Viridis",
-                name="p(x₁, x₂)",
-                colorbar={"title": {"text": "p"}, "len": 0.6},
-            )
+        surface = {
+            "type": "surface",
+            "x": packed(xs),
+            "y": packed(ys),
+            "z": packed(z),
+            "colorscale": "Viridis",
+            "name": "p(x₁, x₂)",
+            "colorbar": {"title": {"text": "p"}, "len": 0.6},
+        }
+        scene = {
+            "xaxis": {"title": {"text": "x₁"}},
+            "yaxis": {"title": {"text": "x₂"}},
+            "zaxis": {"title": {"text": "p(x₁, x₂)"}},
+            "aspectmode": "manual",
+            "aspectratio": {"x": 1, "y": 1, "z": 0.7},
+            "uirevision": "surface",
+        }
+        camera = _camera(view)
+        if camera is not None:
+            scene["camera"] = camera
+        fig = figure(
+            [surface],
+            title="Density surface",
+            uirevision="surface",
+            scene=scene,
+            margin={"l": 0, "r": 0, "t": 40, "b": 0},
         )
-        fig.update_layout(
-            scene={
-                "xaxis_title": "x₁",
-                "yaxis_title": "x₂",
-                "zaxis_title": "p(x₁, x₂)",
-                "aspectmode": "manual",
-                "aspectratio": {"x": 1, "y": 1, "z": 0.7},
-                "uirevision": "surface",
-            }
-        )
-        # uirevision alone does not restore a dragged gl3d camera in plotly.js 4.1 (the drag
-        # is not recorded as a GUI edit), so the last camera the user chose is passed back.
-        if isinstance(view, dict) and "scene.camera" in view:
-            fig.update_layout(scene_camera=view["scene.camera"])
         peak = float(g.log_prob(g.mean).exp())
-        styled(fig, title="Density surface", uirevision="surface")
-        fig.update_layout(margin={"l": 0, "r": 0, "t": 40, "b": 0})
         return fig, bivariate.parameters_text(g), f"{peak:.4f}"
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import plotly.graph_objects as go
 import torch
 from dash import Dash, Input, Output, html
 
@@ -20,7 +19,7 @@ from gausslab.explorer.controls import (
     value_of,
 )
 from gausslab.explorer.registry import Page
-from gausslab.explorer.styling import PALETTE, styled, to_numpy
+from gausslab.explorer.styling import PALETTE, Figure, figure, line, to_numpy
 
 GRID_POINTS = 201  # odd, so that x = mu is a grid point and the plotted peak is exact
 HALF_WIDTH = 6.0  # the grid spans mu +- 6 sigma: the mass outside is 2e-9
@@ -32,13 +31,13 @@ def layout() -> html.Div:
     """Sliders for mu and sigma, a density/log-density switch, the plot and its numbers."""
     return page_frame(
         "Univariate Gaussian",
-        "p(x) = exp(-(x - mu)^2 / (2 sigma^2)) / (sigma sqrt(2 pi)). Moving mu shifts the "
-        "curve, sigma stretches it, and the area under it stays 1. The log view shows the "
-        "parabola behind the squared-error loss.",
+        "p(x) = exp(−(x − μ)² / (2σ²)) / (σ√(2π)). Moving μ shifts the curve, σ stretches "
+        "it, and the area under it stays 1. The log view shows the parabola behind the "
+        "squared-error loss.",
         [
-            number_control("uni-mu", "Mean mu", low=-5, high=5, step=0.1, value=0.0),
+            number_control("uni-mu", "Mean μ", low=-5, high=5, step=0.1, value=0.0),
             number_control(
-                "uni-sigma", "Standard deviation sigma", low=0.2, high=4, step=0.05, value=1.0
+                "uni-sigma", "Standard deviation σ", low=0.2, high=4, step=0.05, value=1.0
             ),
             choice("uni-view", "View", {"density": "density p(x)", "log": "log p(x)"}, "density"),
             alert_area("uni-alert"),
@@ -49,41 +48,63 @@ def layout() -> html.Div:
                 className="readouts",
                 children=[
                     readout("uni-area", "Area under the plotted curve:"),
-                    readout("uni-peak", "Peak height 1/(sigma sqrt(2 pi)):"),
-                    readout("uni-bands", "P(|x - mu| < k sigma), k = 1, 2, 3:"),
+                    readout("uni-peak", "Peak height 1/(σ√(2π)):"),
+                    readout("uni-bands", "P(|x − μ| < kσ), k = 1, 2, 3:"),
                 ],
             ),
         ],
     )
 
 
-def _figure(x: torch.Tensor, log_p: torch.Tensor, mu: float, sigma: float, view: str) -> go.Figure:
-    xs, log_ps = to_numpy(x), to_numpy(log_p)
-    fig = go.Figure()
+def _figure(x: torch.Tensor, log_p: torch.Tensor, mu: float, sigma: float, view: str) -> Figure:
+    x_range = [min(-VIEW_RANGE, mu - 4 * sigma), max(VIEW_RANGE, mu + 4 * sigma)]
+    title = f"N({mu:g}, {sigma:g}²)"
     if view == "log":
-        fig.add_scatter(x=xs, y=log_ps, name="log p(x)", line={"color": PALETTE[0], "width": 3})
-        for k in BANDS:
-            for side in (-1, 1):
-                fig.add_vline(x=mu + side * k * sigma, line={"dash": "dot", "color": "#999"})
-        y_title = "log density log p(x)"
-    else:
-        ps = to_numpy(log_p.exp())
-        for k, alpha in zip((None, *BANDS), (0.10, 0.18, 0.28, 0.40), strict=True):
-            inside = slice(None) if k is None else abs(xs - mu) <= k * sigma + 1e-12
-            fig.add_scatter(
-                x=xs[inside],
-                y=ps[inside],
-                fill="tozeroy",
+        bands = [
+            {
+                "type": "line",
+                "x0": mu + side * k * sigma,
+                "x1": mu + side * k * sigma,
+                "yref": "paper",
+                "y0": 0,
+                "y1": 1,
+                "line": {"dash": "dot", "color": "#999"},
+            }
+            for k in BANDS
+            for side in (-1, 1)
+        ]
+        curve = line(x, log_p, "log p(x)", line={"color": PALETTE[0], "width": 3})
+        return figure(
+            [curve],
+            title=title,
+            x_title="x",
+            y_title="log density log p(x)",
+            uirevision="univariate",
+            xaxis={"range": x_range},
+            shapes=bands,
+        )
+    xs, ps = to_numpy(x), to_numpy(log_p.exp())
+    traces = []
+    for k, alpha in zip((None, *BANDS), (0.10, 0.18, 0.28, 0.40), strict=True):
+        inside = slice(None) if k is None else abs(xs - mu) <= k * sigma + 1e-12
+        traces.append(
+            line(
+                xs[inside],
+                ps[inside],
+                "area = 1" if k is None else f"μ ± {k}σ",
                 mode="none",
+                fill="tozeroy",
                 fillcolor=f"rgba(31, 119, 180, {alpha})",
-                name="area = 1" if k is None else f"mu ± {k} sigma",
             )
-        fig.add_scatter(x=xs, y=ps, name="p(x)", line={"color": PALETTE[0], "width": 3})
-        y_title = "density p(x)"
-    low, high = min(-VIEW_RANGE, mu - 4 * sigma), max(VIEW_RANGE, mu + 4 * sigma)
-    fig.update_xaxes(range=[low, high])
-    return styled(
-        fig, title=f"N({mu:g}, {sigma:g}²)", x_title="x", y_title=y_title, uirevision="univariate"
+        )
+    traces.append(line(xs, ps, "p(x)", line={"color": PALETTE[0], "width": 3}))
+    return figure(
+        traces,
+        title=title,
+        x_title="x",
+        y_title="density p(x)",
+        uirevision="univariate",
+        xaxis={"range": x_range},
     )
 
 
@@ -102,7 +123,7 @@ def register(app: Dash) -> None:
         alert_id="uni-alert",
     )
     def update(mu_text: object, sigma_text: object, view: object) -> tuple:
-        mu, sigma = parse_number(mu_text, "mu"), parse_number(sigma_text, "sigma")
+        mu, sigma = parse_number(mu_text, "μ"), parse_number(sigma_text, "σ")
         if view not in ("density", "log"):
             raise ValueError(f"view must be 'density' or 'log', got {view!r}")
         g = Gaussian.univariate(torch.tensor(mu, dtype=torch.float64), sigma)
