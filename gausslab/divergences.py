@@ -27,10 +27,6 @@ from gausslab.gaussian import Gaussian
 
 __all__ = ["kl_divergence", "wasserstein2"]
 
-# Below this size a triangular solve is done in one call; above it the solve of a lower
-# triangular right-hand side recurses on 2 x 2 blocks (see _solve_lower_by_lower).
-_LEAF_SIZE = 256
-
 
 def kl_divergence(p: Gaussian, q: Gaussian) -> Tensor:
     """KL(p || q) for Gaussians of one event shape, of the broadcast batch shape.
@@ -61,30 +57,51 @@ def _covariance_kl(cp: Covariance, cq: Covariance) -> Tensor:
     tril_p, tril_q = cp.scale_tril_matrix(), cq.scale_tril_matrix()
     diag_p, diag_q = (t.diagonal(dim1=-2, dim2=-1) for t in (tril_p, tril_q))
     if isinstance(cq, Dense):
-        whitened = _solve_lower_by_lower(tril_q, tril_p)
+        off_diagonal = _strict_lower_sq_norm(tril_q, tril_p)
     else:
-        whitened = tril_p / diag_q[..., :, None]
-    diagonal_part = functional.normal_kl(0.0, diag_p, 0.0, diag_q).sum(-1)
-    return diagonal_part + 0.5 * whitened.tril(-1).square().sum((-2, -1))
+        off_diagonal = (tril_p.tril(-1) / diag_q[..., :, None]).square().sum((-2, -1))
+    return functional.normal_kl(0.0, diag_p, 0.0, diag_q).sum(-1) + 0.5 * off_diagonal
+
+
+# The solution M = a^{-1} b of lower-triangular a, b is lower triangular. On 2 x 2 blocks,
+#     [a11 0; a21 a22]^{-1} [b11 0; b21 b22] = [m11 0; m21 m22],
+#     m11 = a11^{-1} b11,  m21 = a22^{-1} (b21 - a21 m11),  m22 = a22^{-1} b22,
+# so recursing never computes the zero upper block: half the flops of one full triangular
+# solve. Blocks of at most _LEAF_SIZE are solved in one call.
+_LEAF_SIZE = 128
+
+
+def _first_block_column(a: Tensor, b: Tensor) -> tuple[int, Tensor, Tensor]:
+    """(h, m11, m21): the split point and the first block column of a^{-1} b."""
+    h = a.shape[-1] // 2
+    m11 = _solve_lower_by_lower(a[..., :h, :h], b[..., :h, :h])
+    rhs = b[..., h:, :h] - a[..., h:, :h] @ m11
+    return h, m11, torch.linalg.solve_triangular(a[..., h:, h:], rhs, upper=False)
 
 
 def _solve_lower_by_lower(a: Tensor, b: Tensor) -> Tensor:
-    """a^{-1} b for lower-triangular a and b (the result is lower triangular).
-
-    On 2 x 2 blocks, [a11 0; a21 a22]^{-1} [b11 0; b21 b22] = [m11 0; m21 m22] with
-    m11 = a11^{-1} b11, m22 = a22^{-1} b22, m21 = a22^{-1} (b21 - a21 m11): the zero upper
-    block is never computed, which halves the flops of one full triangular solve.
-    """
+    """a^{-1} b for lower-triangular a and b, by the block recursion above."""
     n = a.shape[-1]
     if n <= _LEAF_SIZE:
         return torch.linalg.solve_triangular(a, b, upper=False)
-    h = n // 2
-    m11 = _solve_lower_by_lower(a[..., :h, :h], b[..., :h, :h])
+    h, m11, m21 = _first_block_column(a, b)
     m22 = _solve_lower_by_lower(a[..., h:, h:], b[..., h:, h:])
-    rhs = b[..., h:, :h] - a[..., h:, :h] @ m11
-    m21 = torch.linalg.solve_triangular(a[..., h:, h:], rhs, upper=False)
     top = torch.cat([m11, m11.new_zeros((*m11.shape[:-1], n - h))], dim=-1)
     return torch.cat([top, torch.cat([m21, m22], dim=-1)], dim=-2)
+
+
+def _strict_lower_sq_norm(a: Tensor, b: Tensor) -> Tensor:
+    """|tril(a^{-1} b, -1)|_F^2 for lower-triangular a and b, by the block recursion above
+    (the last block row is only summed, never assembled)."""
+    if a.shape[-1] <= _LEAF_SIZE:
+        solution = torch.linalg.solve_triangular(a, b, upper=False)
+        return solution.tril(-1).square().sum((-2, -1))
+    h, m11, m21 = _first_block_column(a, b)
+    return (
+        m11.tril(-1).square().sum((-2, -1))
+        + m21.square().sum((-2, -1))
+        + _strict_lower_sq_norm(a[..., h:, h:], b[..., h:, h:])
+    )
 
 
 def wasserstein2(p: Gaussian, q: Gaussian) -> Tensor:

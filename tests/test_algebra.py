@@ -384,6 +384,26 @@ def test_product_density_is_g_times_h_over_z_batched():
     torch.testing.assert_close(result.log_prob(x), g.log_prob(x) + h.log_prob(x) - log_z)
 
 
+def test_product_of_image_events_is_elementwise():
+    """For (C, H, W) events, iso x diag is diagonal with per-pixel variance
+    v_g v_h / (v_g + v_h) and mean (v_h mu_g + v_g mu_h) / (v_g + v_h) (numpy), and log Z
+    is the sum of the per-pixel 1-D normalizers from scipy.stats.norm."""
+    rng = np.random.default_rng(6)
+    loc_g, loc_h = rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 3, 4))
+    std_h = rng.uniform(0.5, 2.0, (2, 3, 4))
+    g = Gaussian.isotropic(torch.from_numpy(loc_g), 0.8, event_ndims=3)
+    h = Gaussian.diagonal(torch.from_numpy(loc_h), torch.from_numpy(std_h), event_ndims=3)
+    result, log_z = gausslab.product(g, h)
+    assert isinstance(result.covariance, Diagonal) and result.event_shape == (2, 3, 4)
+    v_g, v_h = 0.64, std_h**2
+    np.testing.assert_allclose(result.variance.numpy(), v_g * v_h / (v_g + v_h), rtol=1e-13)
+    np.testing.assert_allclose(
+        result.mean.numpy(), (v_h * loc_g + v_g * loc_h) / (v_g + v_h), rtol=1e-12, atol=1e-14
+    )
+    expected = scipy.stats.norm.logpdf(loc_g, loc_h, np.sqrt(v_g + v_h)).sum()
+    assert log_z.item() == pytest.approx(expected, rel=1e-12)
+
+
 @SETTINGS
 @given(mu_g=st.floats(-3, 3), mu_h=st.floats(-3, 3), s_g=st.floats(0.2, 3), s_h=st.floats(0.2, 3))
 def test_product_normalizer_integrates_by_quadrature(mu_g, mu_h, s_g, s_h):
