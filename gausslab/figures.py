@@ -1,0 +1,337 @@
+"""The seed's pictures as matplotlib figures (PNG and SVG), drawn from the library itself.
+
+``FIGURES`` maps each figure's file stem to a function that draws it; ``draw(out)`` writes
+``<stem>.png`` and ``<stem>.svg`` for each into the folder ``out``; ``run_cli(out)`` is
+``gausslab figures``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # after selecting the non-interactive backend
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torch.distributions import Exponential
+
+from gausslab.clt import ks_distance, standardized_sums
+from gausslab.diffusion import Schedule
+from gausslab.gaussian import Gaussian
+from gausslab.mixture import GaussianMixture
+
+__all__ = ["FIGURES", "draw", "run_cli"]
+
+DTYPE = torch.float64
+SEED = 0
+DPI = 120
+
+
+def _tensor(data: object) -> torch.Tensor:
+    return torch.as_tensor(data, dtype=DTYPE)
+
+
+def _grid(low: float, high: float, size: int = 400) -> torch.Tensor:
+    return torch.linspace(low, high, size, dtype=DTYPE)
+
+
+# ---------------------------------------------------------------------- univariate
+
+
+def univariate_pdfs() -> Figure:
+    """N(x; mu, sigma^2) for several mu and sigma, the area under each curve shaded."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    x = _grid(-6.0, 6.0, 1201)
+    for mu, sigma in ((0.0, 1.0), (0.0, 0.5), (0.0, 2.0), (2.0, 0.75), (-3.0, 1.0)):
+        density = Gaussian.univariate(_tensor(mu), _tensor(sigma)).prob(x)
+        area = torch.trapezoid(density, x).item()
+        label = f"μ = {mu:g}, σ = {sigma:g}  (area = {area:.3f})"
+        (line,) = ax.plot(x, density, label=label)
+        ax.fill_between(x, density, alpha=0.15, color=line.get_color())
+    ax.set(
+        title="Univariate Gaussian densities: μ shifts the curve, σ widens it, area stays 1",
+        xlabel="x",
+        ylabel="density p(x) = exp(−(x−μ)²/(2σ²)) / √(2πσ²)",
+        ylim=(0, None),
+    )
+    ax.legend()
+    return fig
+
+
+# ---------------------------------------------------------------------- multivariate
+
+
+def _density_grid(g: Gaussian, extent: float, size: int = 200):
+    axis = _grid(-extent, extent, size)
+    x1, x2 = torch.meshgrid(axis, axis, indexing="xy")
+    density = g.prob(torch.stack([x1, x2], dim=-1))
+    return x1.numpy(), x2.numpy(), density.numpy()
+
+
+def _draw_axes(ax: plt.Axes, g: Gaussian) -> None:
+    """Arrows from the mean along each eigenvector of Sigma, of length sqrt(lambda)."""
+    variances, directions = g.principal_axes()
+    center = g.mean.numpy()
+    for i, (variance, color) in enumerate(zip(variances.tolist(), ("C3", "C1"), strict=True)):
+        tip = directions[:, i].numpy() * math.sqrt(variance)
+        ax.annotate(
+            "",
+            xy=center + tip,
+            xytext=center,
+            arrowprops={"arrowstyle": "->", "color": color, "lw": 2},
+        )
+        ax.plot([], [], color=color, lw=2, label=f"axis {i + 1}: √λ = {math.sqrt(variance):.2f}")
+
+
+def mvn_contours() -> Figure:
+    """Contours of isotropic, diagonal and rotated 2-D Gaussians with their principal axes."""
+    cases = {
+        "isotropic  Σ = I": [[1.0, 0.0], [0.0, 1.0]],
+        "diagonal  Σ = diag(2.5, 0.5)": [[2.5, 0.0], [0.0, 0.5]],
+        "rotated  Σ = [[1.5, 1.0], [1.0, 1.5]]": [[1.5, 1.0], [1.0, 1.5]],
+    }
+    fig, axes = plt.subplots(1, 3, figsize=(15, 5), constrained_layout=True)
+    for ax, (title, covariance) in zip(axes, cases.items(), strict=True):
+        g = Gaussian(_tensor([0.0, 0.0]), _tensor(covariance))
+        x1, x2, density = _density_grid(g, 4.0)
+        filled = ax.contourf(x1, x2, density, levels=12, cmap="viridis")
+        ax.contour(x1, x2, density, levels=6, colors="white", linewidths=0.6)
+        _draw_axes(ax, g)
+        ax.set(title=title, xlabel="x₁", ylabel="x₂", aspect="equal")
+        ax.legend(loc="upper left", fontsize=8)
+    fig.colorbar(filled, ax=axes, label="density p(x₁, x₂)", shrink=0.8)
+    fig.suptitle(
+        "2-D Gaussian contours are ellipses along the eigenvectors of Σ, semi-axes ∝ √(eigenvalue)"
+    )
+    return fig
+
+
+def mvn_surface() -> Figure:
+    """The bivariate density as a 3-D surface (correlation 0.7)."""
+    g = Gaussian(_tensor([0.0, 0.0]), _tensor([[1.0, 0.7], [0.7, 1.0]]))
+    x1, x2, density = _density_grid(g, 3.0, 120)
+    fig = plt.figure(figsize=(8, 6))
+    ax = fig.add_subplot(projection="3d")
+    ax.plot_surface(x1, x2, density, cmap="viridis", linewidth=0, antialiased=True)
+    ax.contour(x1, x2, density, levels=8, zdir="z", offset=0, cmap="viridis")
+    ax.set(
+        title="Bivariate Gaussian density, μ = (0, 0), Σ = [[1, 0.7], [0.7, 1]]",
+        xlabel="x₁",
+        ylabel="x₂",
+        zlabel="p(x₁, x₂)",
+    )
+    ax.view_init(elev=30, azim=-60)
+    return fig
+
+
+def conditional_slice() -> Figure:
+    """Exercise 2: the slice x2 = 1.5 of the joint and the conditional N(1.05, 0.51)."""
+    observed = 1.5
+    joint = Gaussian(_tensor([0.0, 0.0]), _tensor([[1.0, 0.7], [0.7, 1.0]]))
+    conditional = joint.condition([1], _tensor([observed]))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5), constrained_layout=True)
+    x1, x2, density = _density_grid(joint, 3.5)
+    left.contourf(x1, x2, density, levels=12, cmap="Blues")
+    left.axhline(observed, color="C3", lw=2, label=f"slice x₂ = {observed}")
+    left.set(title="Joint density, Σ = [[1, 0.7], [0.7, 1]]", xlabel="x₁", ylabel="x₂")
+    left.set_aspect("equal")
+    left.legend(loc="upper left")
+
+    x = _grid(-2.0, 4.0, 600)
+    slice_density = joint.prob(torch.stack([x, torch.full_like(x, observed)], dim=-1))
+    slice_density = slice_density / torch.trapezoid(slice_density, x)
+    torch.manual_seed(SEED)
+    samples = conditional.sample((20_000,))[:, 0]
+    right.hist(
+        samples, bins=80, density=True, color="C0", alpha=0.35, label="samples of p(x₁ | x₂)"
+    )
+    mean, variance = conditional.mean[0].item(), conditional.variance[0].item()
+    right.plot(
+        x,
+        conditional.prob(x[:, None]),
+        color="C0",
+        lw=2,
+        label=f"closed form N({mean:.2f}, {variance:.2f})",
+    )
+    right.plot(x, slice_density, "--", color="C3", lw=2, label="joint slice, renormalized")
+    right.set(
+        title=f"Conditional p(x₁ | x₂ = {observed}) = N(0.7·1.5, 1 − 0.7²)",
+        xlabel="x₁",
+        ylabel="density",
+    )
+    right.legend()
+    return fig
+
+
+# ---------------------------------------------------------------------- central limit theorem
+
+
+def clt_histograms() -> Figure:
+    """Standardized sums of n Exponential(1) draws for growing n, against N(0, 1)."""
+    sizes = (1, 2, 5, 30)
+    generator = torch.Generator().manual_seed(SEED)
+    fig, axes = plt.subplots(1, len(sizes), figsize=(16, 4), sharey=True, constrained_layout=True)
+    z_axis = _grid(-4.0, 4.0, 400)
+    normal = Gaussian.univariate(_tensor(0.0), _tensor(1.0)).prob(z_axis)
+    start = Exponential(_tensor(1.0))
+    for ax, n in zip(axes, sizes, strict=True):
+        z = standardized_sums(start, n, 40_000, generator=generator)
+        ax.hist(z, bins=np.linspace(-4, 4, 81), density=True, alpha=0.5, label="standardized sums")
+        ax.plot(z_axis, normal, color="C3", lw=2, label="N(0, 1)")
+        ax.set(title=f"n = {n}  (KS distance {ks_distance(z):.3f})", xlabel="z = (Sₙ − n) / √n")
+    axes[0].set_ylabel("density")
+    axes[0].legend()
+    fig.suptitle("Central limit theorem: sums of n Exponential(1) draws approach N(0, 1)")
+    return fig
+
+
+# ---------------------------------------------------------------------- diffusion
+
+MIXTURE_WEIGHTS = (0.3, 0.7)
+MIXTURE_MEANS = (-2.0, 1.5)
+MIXTURE_STDS = (0.3, 0.5)
+
+
+def forward_schedule() -> Schedule:
+    """Linear schedule for T = 100 with DDPM's betas scaled by 1000 / T (improved DDPM)."""
+    return Schedule.linear(100, beta_start=1e-3, beta_end=0.2)
+
+
+def _marginal(schedule: Schedule, t: int) -> GaussianMixture:
+    """The exact law of x_t for x_0 from the mixture: each component N(m, s^2) becomes
+    N(sqrt(abar_t) m, abar_t s^2 + 1 - abar_t)."""
+    abar = schedule.alphas_cumprod[t].item()
+    means = math.sqrt(abar) * _tensor(MIXTURE_MEANS)
+    stds = (abar * _tensor(MIXTURE_STDS) ** 2 + 1 - abar).sqrt()
+    return GaussianMixture.univariate(_tensor(MIXTURE_WEIGHTS), means, stds)
+
+
+def diffusion_forward() -> Figure:
+    """Exercise 4: a 1-D mixture forward-diffused to N(0, 1), as a heat map and snapshots."""
+    schedule = forward_schedule()
+    x = _grid(-4.0, 4.0, 300)
+    heat = torch.stack([_marginal(schedule, t).prob(x) for t in range(schedule.T + 1)], dim=1)
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 9), constrained_layout=True)
+    image = top.imshow(
+        heat.numpy(),
+        origin="lower",
+        aspect="auto",
+        extent=(0, schedule.T, x[0].item(), x[-1].item()),
+        cmap="magma",
+    )
+    fig.colorbar(image, ax=top, label="density q(x_t)")
+    top.set(
+        title="Forward diffusion of 0.3·N(−2, 0.3²) + 0.7·N(1.5, 0.5²), linear schedule, T = 100",
+        xlabel="timestep t",
+        ylabel="x_t",
+    )
+
+    snapshots = (0, 10, 40, 100)
+    torch.manual_seed(SEED)
+    samples = _marginal(schedule, 0).sample((20_000,))
+    bins = np.linspace(-4, 4, 81)
+    for t in range(schedule.T + 1):
+        if t > 0:
+            beta = schedule.betas[t].item()
+            samples = math.sqrt(1 - beta) * samples + math.sqrt(beta) * torch.randn_like(samples)
+        if t in snapshots:
+            color = f"C{snapshots.index(t)}"
+            bottom.hist(samples, bins=bins, density=True, alpha=0.25, color=color)
+            abar = schedule.alphas_cumprod[t].item()
+            label = f"t = {t} (ᾱ_t = {abar:.3g})"
+            bottom.plot(x, _marginal(schedule, t).prob(x), color=color, lw=2, label=label)
+    standard = Gaussian.univariate(_tensor(0.0), _tensor(1.0)).prob(x)
+    bottom.plot(x, standard, "k--", lw=1.5, label="N(0, 1)")
+    bottom.set(
+        title="Snapshots: exact marginal q(x_t) (lines) and simulated single steps (histograms)",
+        xlabel="x_t",
+        ylabel="density",
+    )
+    bottom.legend()
+    return fig
+
+
+def schedules() -> Figure:
+    """abar_t and the signal-to-noise ratio of the linear and cosine schedules (T = 1000)."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 4.5), constrained_layout=True)
+    for schedule in (Schedule.linear(1000), Schedule.cosine(1000)):
+        t = np.arange(1, schedule.T + 1)
+        left.plot(t, schedule.alphas_cumprod[1:].numpy(), label=schedule.kind)
+        right.plot(t, schedule.snr[1:].numpy(), label=schedule.kind)
+    left.set(
+        title="Signal kept: ᾱ_t = ∏ (1 − β_s)",
+        xlabel="timestep t",
+        ylabel="ᾱ_t",
+    )
+    right.set(
+        title="Signal-to-noise ratio SNR(t) = ᾱ_t / (1 − ᾱ_t)",
+        xlabel="timestep t",
+        ylabel="SNR (log scale)",
+        yscale="log",
+    )
+    for ax in (left, right):
+        ax.legend(title="schedule")
+        ax.grid(alpha=0.3)
+    return fig
+
+
+FIGURES: dict[str, Callable[[], Figure]] = {
+    "univariate_pdfs": univariate_pdfs,
+    "mvn_contours": mvn_contours,
+    "mvn_surface": mvn_surface,
+    "conditional_slice": conditional_slice,
+    "clt_histograms": clt_histograms,
+    "diffusion_forward": diffusion_forward,
+    "schedules": schedules,
+}
+"""Each figure's file stem and the function that draws it."""
+
+
+def draw(out: Path, on_done: Callable[[str], None] | None = None) -> list[Path]:
+    """Write every figure into `out` as PNG and SVG; return the paths written."""
+    written = []
+    for stem, make in FIGURES.items():
+        fig = make()
+        for suffix in ("png", "svg"):
+            path = out / f"{stem}.{suffix}"
+            fig.savefig(path, dpi=DPI)
+            written.append(path)
+        plt.close(fig)
+        if on_done is not None:
+            on_done(stem)
+    return written
+
+
+def _prepare(out: Path) -> str | None:
+    """Create `out` if needed; a one-line reason when it cannot hold the figures."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".gausslab-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as error:
+        return f"--out {str(out)!r} is not a writable folder: {error.strerror or error}"
+    return None
+
+
+def run_cli(out: Path) -> int:
+    """`gausslab figures --out DIR`: 0 on success, 2 when DIR cannot be written."""
+    from rich.console import Console
+    from rich.progress import Progress
+
+    console = Console()
+    problem = _prepare(Path(out))
+    if problem is not None:
+        Console(stderr=True).print(f"Error: {problem}", highlight=False, soft_wrap=True)
+        return 2
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("drawing", total=len(FIGURES))
+        written = draw(Path(out), lambda stem: progress.update(task, advance=1, description=stem))
+    console.print(f"wrote {len(written)} files ({len(FIGURES)} figures) to {out}", highlight=False)
+    return 0
