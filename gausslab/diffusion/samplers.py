@@ -127,11 +127,14 @@ class SamplerPlan:
             out = model(x, t_batch[step.t])
             if i == 0:
                 _check_output(out, x)
-            x_next = torch.mul(x, step.a).add_(out, alpha=step.b)
-            if step.c != 0.0:
-                z = next(draws) if draws is not None else _randn(x, generator)
-                x_next.add_(z, alpha=step.c)
-            elif step.heun is not None:
+            if step.c == 0.0 or draws is not None:
+                x_next = torch.mul(x, step.a).add_(out, alpha=step.b)
+                if step.c != 0.0:
+                    x_next.add_(next(draws), alpha=step.c)
+            else:  # c z drawn straight into the new state: one pass less
+                x_next = torch.empty_like(x).normal_(0.0, step.c, generator=generator)
+                x_next.add_(x, alpha=step.a).add_(out, alpha=step.b)
+            if step.heun is not None:
                 out2 = model(x_next, t_batch[step.s])
                 ax, aout, apred, aout2 = step.heun
                 x_next = (
@@ -396,10 +399,6 @@ def _check_generator(generator: Any, x: Tensor | None) -> None:
 
 
 # ---------------------------------------------------------------------------- loop helpers
-
-
-def _randn(x: Tensor, generator: torch.Generator | None) -> Tensor:
-    return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
 
 
 def _progress(steps: Sequence[_Step], description: str) -> Iterable[_Step]:
