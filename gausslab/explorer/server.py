@@ -131,8 +131,8 @@ def serve(host: str = "127.0.0.1", port: int = 8050, open_browser: bool = True) 
     app = create_app()
     try:
         server = _bind(app, host, port)
-    except OSError as exc:
-        reason = exc.strerror or str(exc)
+    except (OSError, OverflowError) as exc:  # OverflowError: a port outside 0..65535
+        reason = getattr(exc, "strerror", None) or str(exc)
         print(
             f"gausslab explore: cannot listen on {host}:{port} ({reason}); "
             "choose another port with --port.",
