@@ -37,6 +37,12 @@ class Timing:
     samples: int
     loops: int
 
+    def per(self, count: int) -> Timing:
+        """The same timing divided among `count` units of work (e.g. sampler steps)."""
+        return Timing(
+            self.median / count, self.q1 / count, self.q3 / count, self.samples, self.loops
+        )
+
     def as_dict(self) -> dict[str, float | int]:
         return {
             "median_s": self.median,
@@ -92,7 +98,8 @@ class Workload:
     """A named computation at one size; `setup` allocates inputs and returns the candidates.
 
     `setup` runs only when the workload is measured, so a suite's inputs are never all
-    alive at once. `params` (e.g. {"d": 1024, "N": 10000}) feed the scaling curves.
+    alive at once. `params` (e.g. {"d": 1024, "N": 10000}) feed the scaling curves. Each
+    call does `calls_per_run` units of work (e.g. sampler steps); times are reported per unit.
     """
 
     name: str
@@ -100,6 +107,7 @@ class Workload:
     setup: Callable[[], Candidates]
     targets: tuple[Target, ...] = ()
     params: dict[str, int] = field(default_factory=dict)
+    calls_per_run: int = 1
 
 
 def _synchronizer(device: torch.device) -> Callable[[], None]:
@@ -147,11 +155,14 @@ def measure(
     warmup: int = 2,
     repeats: int = 7,
     min_sample: float = 2e-3,
+    max_seconds: float = 30.0,
 ) -> dict[str, Timing]:
     """Time every callable in `calls`, interleaved round by round, and summarize each.
 
     warm-up: `warmup` untimed calls each (allocator, caches, lazy factors, kernel selection),
-    then `repeats` rounds; in round r the candidates run in the order rotated by r.
+    then up to `repeats` rounds; in round r the candidates run in the order rotated by r.
+    Rounds stop early once `max_seconds` have been spent timing, after at least 3 of them
+    (an anchor that takes seconds per call would otherwise dominate the suite's run time).
     """
     sync = _synchronizer(device)
     names = list(calls)
@@ -160,7 +171,10 @@ def measure(
             calls[name]()
     loops = {name: _calibrate_loops(calls[name], sync, min_sample) for name in names}
     samples: dict[str, list[float]] = {name: [] for name in names}
+    started = time.perf_counter()
     for round_index in range(repeats):
+        if round_index >= 3 and time.perf_counter() - started > max_seconds:
+            break
         shift = round_index % len(names)
         for name in names[shift:] + names[:shift]:
             samples[name].append(_time_once(calls[name], loops[name], sync))
