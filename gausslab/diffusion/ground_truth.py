@@ -125,6 +125,8 @@ class _Frame:
         self.t = diffusion._check_t(t, x_t)
         schedule = diffusion.schedule
         index = torch.as_tensor(self.t).cpu()
+        if index.ndim == 1 and bool((index == index[0]).all()):
+            index = index[0]  # one t for the whole batch (as in sampling): one law, batch ()
         sqrt_abar = schedule.alphas_cumprod[index].sqrt().to(loc)
         sigma = schedule.sigmas[index].to(loc)
         zero_snr = sqrt_abar == 0
@@ -132,27 +134,21 @@ class _Frame:
         if self.zero_snr is not None:  # any finite stand-ins; those entries are replaced
             sqrt_abar = torch.where(zero_snr, 1.0, sqrt_abar)
             sigma = torch.where(zero_snr, 1.0, sigma)
-        batch = x_t.shape[0]
-        noise = Gaussian.isotropic(
-            loc.new_zeros(event).expand(batch, *event),
-            sigma.expand(batch),
-            event_ndims=len(event),
-            validate_args=False,
-        )
+        zeros = loc.new_zeros(sigma.shape + event)
+        noise = Gaussian.isotropic(zeros, sigma, event_ndims=len(event), validate_args=False)
         law_y = _as_mixture(data).convolve(noise)
-        expand = (-1,) + (1,) * len(event)
+        per_example = sigma.shape + (1,) * len(event)  # () or (B, 1, ..., 1)
         self.x_t = x_t
         self.data = data
-        self.sqrt_abar = sqrt_abar.expand(batch).reshape(expand)
-        self.sigma = sigma.expand(batch).reshape(expand)
+        self.sqrt_abar = sqrt_abar.reshape(per_example)
+        self.sigma = sigma.reshape(per_example)
         self.y = x_t / self.sqrt_abar
         self.score_y = law_y.score(self.y)
 
     def _pure_noise(self, value: Tensor, replacement: Tensor) -> Tensor:
         if self.zero_snr is None:
             return value
-        mask = self.zero_snr.expand(value.shape[0]).reshape(self.sigma.shape)
-        return torch.where(mask, replacement, value)
+        return torch.where(self.zero_snr.reshape(self.sigma.shape), replacement, value)
 
     def score(self) -> Tensor:
         return self._pure_noise(self.score_y / self.sqrt_abar, -self.x_t)
