@@ -97,6 +97,8 @@ def _crashed(check: Check, error: Exception) -> Row:
 
 @dataclass(frozen=True)
 class VerifyReport:
+    """The judged rows of a run, the threshold z* its z-tests used, and how many there were."""
+
     rows: list[Row]
     z_star: float
     monte_carlo: int
