@@ -164,6 +164,18 @@ class Diffusion:
             )
         return checked.to(x.device)
 
+    def _check_eps_invertible(self, t: Timestep, prediction: str) -> None:
+        """Refuse reading x0 off an eps prediction where abar_t = 0 (zero terminal SNR, t = T):
+        x0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t) is 0/0 there, not a number."""
+        if prediction != "eps" or self.schedule.alphas_cumprod[-1] != 0:
+            return
+        if (t == self.T) if isinstance(t, int) else bool((t == self.T).any()):
+            raise ValueError(
+                f"prediction='eps' cannot give x0 at t = T = {self.T}: alphas_cumprod[T] = 0 "
+                "(zero terminal SNR), where x_t carries no information about x0; use "
+                "prediction='v' or 'x0', or timesteps below T"
+            )
+
     def _gather(self, name: str, t: Timestep, like: Tensor) -> Tensor:
         """Table `name` at an already checked t, in like's dtype and device, shaped to
         broadcast against like: 0-d for an int t, (B, 1, ..., 1) for a (B,) tensor."""
@@ -266,6 +278,7 @@ class Diffusion:
     def predict_x0_from_eps(self, x_t: Tensor, t: Timestep, eps: Tensor) -> Tensor:
         """x0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t) = x_t / sqrt(abar_t) - sigma_t eps."""
         t = self._checked(x_t, t, eps, "eps")
+        self._check_eps_invertible(t, "eps")
         return self._combine(t, "recip_sqrt_abar", x_t, "sigmas", eps, -1.0)
 
     def predict_eps_from_x0(self, x_t: Tensor, t: Timestep, x0: Tensor) -> Tensor:
@@ -326,6 +339,7 @@ class Diffusion:
         """
         _check_choice(prediction, PREDICTIONS, "prediction")
         t = self._checked(x_t, t, model_output, "model_output")
+        self._check_eps_invertible(t, prediction)
         return self._to_x0_eps(model_output, x_t, t, prediction)
 
     # ------------------------------------------------------------------ reverse process
@@ -366,6 +380,7 @@ class Diffusion:
         if clip_x0 is not None and not (isinstance(clip_x0, int | float) and clip_x0 > 0):
             raise ValueError(f"clip_x0 must be None or a positive number, got {clip_x0!r}")
         t = self._check_t(t, x_t)
+        self._check_eps_invertible(t, prediction)
         if learned:
             model_output, frac = model_output.chunk(2, dim=1)
         x0, _ = self._to_x0_eps(model_output, x_t, t, prediction)

@@ -177,8 +177,9 @@ def plan(
 
     # (x0_hat, eps_hat) = (x0_x x + x0_out out, eps_x x + eps_out out), per kept timestep.
     probe = torch.ones(ts.shape[0], 1, dtype=torch.float64)
-    x0_x, eps_x = diffusion.to_x0_eps(torch.zeros_like(probe), probe, ts, prediction)
-    x0_out, eps_out = diffusion.to_x0_eps(probe, torch.zeros_like(probe), ts, prediction)
+    # Unchecked: ts is validated, and an infinite coefficient gets the message below.
+    x0_x, eps_x = diffusion._to_x0_eps(torch.zeros_like(probe), probe, ts, prediction)
+    x0_out, eps_out = diffusion._to_x0_eps(probe, torch.zeros_like(probe), ts, prediction)
     x0_x, eps_x, x0_out, eps_out = (c.reshape(-1) for c in (x0_x, eps_x, x0_out, eps_out))
     abar_s = schedule.alphas_cumprod[ss]
     heun = None
