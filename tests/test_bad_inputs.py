@@ -918,6 +918,30 @@ CASES = [
         ValueError,
         r"sampler='euler' with prediction='v' is undefined on this schedule",
     ),
+    C(
+        "p-mean-variance-eps-zero-snr",
+        lambda: ZERO_SNR.p_mean_variance(X0, X0, 10, prediction="eps"),
+        ValueError,
+        r"prediction='eps' cannot give x0 at t = T = 10: alphas_cumprod\[T\] = 0",
+    ),
+    C(
+        "p-step-eps-zero-snr",
+        lambda: ZERO_SNR.p_step(X0, X0, torch.tensor([10, 3, 1])),
+        ValueError,
+        r"prediction='eps' cannot give x0 at t = T = 10",
+    ),
+    C(
+        "predict-x0-from-eps-zero-snr",
+        lambda: ZERO_SNR.predict_x0_from_eps(X0, 10, X0),
+        ValueError,
+        r"prediction='eps' cannot give x0 at t = T = 10",
+    ),
+    C(
+        "to-x0-eps-zero-snr",
+        lambda: ZERO_SNR.to_x0_eps(X0, X0, 10, "eps"),
+        ValueError,
+        r"prediction='eps' cannot give x0 at t = T = 10",
+    ),
     # ---------------------------------------------------------------- ground truth
     C(
         "marginal-data-not-gaussian",
