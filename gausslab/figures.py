@@ -1,5 +1,7 @@
 """The seed's pictures as matplotlib figures (PNG and SVG), drawn from the library itself.
 
+The exercise-4 mixture and schedule are the ones ``gausslab verify`` checks.
+
 ``FIGURES`` maps each figure's file stem to a function that draws it; ``draw(out)`` writes
 ``<stem>.png`` and ``<stem>.svg`` for each into the folder ``out``; ``run_cli(out)`` is
 ``gausslab figures``.
@@ -23,8 +25,11 @@ from torch.distributions import Exponential
 
 from gausslab.clt import ks_distance, standardized_sums
 from gausslab.diffusion import Schedule
+from gausslab.diffusion.evaluation import forward_mixture_trajectory
 from gausslab.gaussian import Gaussian
-from gausslab.mixture import GaussianMixture
+from gausslab.verify.checks.diffusion import exercise4_schedule
+from gausslab.verify.checks.mixture import seed_mixture
+from gausslab.verify.registry import Context
 
 __all__ = ["FIGURES", "draw", "run_cli"]
 
@@ -193,36 +198,23 @@ def clt_histograms() -> Figure:
 
 # ---------------------------------------------------------------------- diffusion
 
-MIXTURE_WEIGHTS = (0.3, 0.7)
-MIXTURE_MEANS = (-2.0, 1.5)
-MIXTURE_STDS = (0.3, 0.5)
-
-
-def forward_schedule() -> Schedule:
-    """Linear schedule for T = 100 with DDPM's betas scaled by 1000 / T (improved DDPM)."""
-    return Schedule.linear(100, beta_start=1e-3, beta_end=0.2)
-
-
-def _marginal(schedule: Schedule, t: int) -> GaussianMixture:
-    """The exact law of x_t for x_0 from the mixture: each component N(m, s^2) becomes
-    N(sqrt(abar_t) m, abar_t s^2 + 1 - abar_t)."""
-    abar = schedule.alphas_cumprod[t].item()
-    means = math.sqrt(abar) * _tensor(MIXTURE_MEANS)
-    stds = (abar * _tensor(MIXTURE_STDS) ** 2 + 1 - abar).sqrt()
-    return GaussianMixture.univariate(_tensor(MIXTURE_WEIGHTS), means, stds)
-
 
 def diffusion_forward() -> Figure:
-    """Exercise 4: a 1-D mixture forward-diffused to N(0, 1), as a heat map and snapshots."""
-    schedule = forward_schedule()
-    x = _grid(-4.0, 4.0, 300)
-    heat = torch.stack([_marginal(schedule, t).prob(x) for t in range(schedule.T + 1)], dim=1)
+    """Exercise 4: a 1-D mixture forward-diffused to N(0, 1), as a heat map of the exact
+    marginal q(x_t) over t and as snapshots next to histograms of the simulated chain."""
+    schedule = exercise4_schedule()
+    mixture = seed_mixture(Context(samples=1, device=torch.device("cpu")))
+    generator = torch.Generator().manual_seed(SEED)
+    trajectory = forward_mixture_trajectory(
+        mixture, schedule, range(schedule.T + 1), num_samples=20_000, generator=generator
+    )
+    grid = trajectory.grid.numpy()
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 9), constrained_layout=True)
     image = top.imshow(
-        heat.numpy(),
+        trajectory.density.T.numpy(),
         origin="lower",
         aspect="auto",
-        extent=(0, schedule.T, x[0].item(), x[-1].item()),
+        extent=(0, schedule.T, grid[0], grid[-1]),
         cmap="magma",
     )
     fig.colorbar(image, ax=top, label="density q(x_t)")
@@ -230,28 +222,23 @@ def diffusion_forward() -> Figure:
         title="Forward diffusion of 0.3·N(−2, 0.3²) + 0.7·N(1.5, 0.5²), linear schedule, T = 100",
         xlabel="timestep t",
         ylabel="x_t",
+        ylim=(-4, 4),
     )
 
-    snapshots = (0, 10, 40, 100)
-    torch.manual_seed(SEED)
-    samples = _marginal(schedule, 0).sample((20_000,))
-    bins = np.linspace(-4, 4, 81)
-    for t in range(schedule.T + 1):
-        if t > 0:
-            beta = schedule.betas[t].item()
-            samples = math.sqrt(1 - beta) * samples + math.sqrt(beta) * torch.randn_like(samples)
-        if t in snapshots:
-            color = f"C{snapshots.index(t)}"
-            bottom.hist(samples, bins=bins, density=True, alpha=0.25, color=color)
-            abar = schedule.alphas_cumprod[t].item()
-            label = f"t = {t} (ᾱ_t = {abar:.3g})"
-            bottom.plot(x, _marginal(schedule, t).prob(x), color=color, lw=2, label=label)
-    standard = Gaussian.univariate(_tensor(0.0), _tensor(1.0)).prob(x)
-    bottom.plot(x, standard, "k--", lw=1.5, label="N(0, 1)")
+    edges = trajectory.bin_edges.numpy()
+    for i, t in enumerate((0, 10, 40, 100)):
+        color = f"C{i}"
+        bottom.stairs(trajectory.histogram[t].numpy(), edges, fill=True, alpha=0.25, color=color)
+        abar = schedule.alphas_cumprod[t].item()
+        label = f"t = {t} (ᾱ_t = {abar:.3g})"
+        bottom.plot(grid, trajectory.density[t].numpy(), color=color, lw=2, label=label)
+    standard = Gaussian.univariate(_tensor(0.0), _tensor(1.0)).prob(trajectory.grid)
+    bottom.plot(grid, standard.numpy(), "k--", lw=1.5, label="N(0, 1)")
     bottom.set(
         title="Snapshots: exact marginal q(x_t) (lines) and simulated single steps (histograms)",
         xlabel="x_t",
         ylabel="density",
+        xlim=(-4, 4),
     )
     bottom.legend()
     return fig

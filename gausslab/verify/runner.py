@@ -217,11 +217,14 @@ def _print_table(report: VerifyReport, console: Console) -> None:
         table.add_row(*_table_row(row))
     console.print(table)
     failed = sum(not row.passed for row in report.rows)
-    console.print(
-        f"{len(report.rows)} comparisons, {report.monte_carlo} of them Monte Carlo z-tests at "
-        f"|z| < {report.z_star:.2f} (Bonferroni, family-wise alpha = {FAMILY_ALPHA:g}); "
-        + ("[green]all passed[/]" if failed == 0 else f"[bold red]{failed} failed[/]")
+    tests = (
+        f"{report.monte_carlo} of them Monte Carlo z-tests at |z| < {report.z_star:.2f} "
+        f"(Bonferroni, family-wise alpha = {FAMILY_ALPHA:g})"
+        if report.monte_carlo
+        else "all against precise references"
     )
+    verdict = "[green]all passed[/]" if failed == 0 else f"[bold red]{failed} failed[/]"
+    console.print(f"{len(report.rows)} comparisons, {tests}; {verdict}")
 
 
 def run_cli(json_path: Path | None, samples: int, seed: int, only: str | None, device: str) -> int:

@@ -11,12 +11,14 @@ from __future__ import annotations
 import math
 
 import mpmath
+import numpy as np
 import torch
 
 import gausslab
 from gausslab.diffusion import Diffusion, Schedule
 from gausslab.gaussian import Gaussian
-from gausslab.verify.checks.mixture import MEANS, STDS, WEIGHTS, seed_mixture
+from gausslab.verify.checks.mixture import MEANS, STDS, WEIGHTS, mp_density, seed_mixture
+from gausslab.verify.checks.multivariate import COVARIANCE, LOC, dense
 from gausslab.verify.registry import Context, Result, check, mean_result, worst_reference
 
 JUMPS = (1, 10, 60)
@@ -133,4 +135,39 @@ def forward_mixture(ctx: Context) -> list[Result]:
             for c in (-1.0, 0.0, 1.0):
                 name = f"exercise4.forward_mixture[t={t}].P(x_t<={c:g})"
                 results.append(mean_result(name, (x <= c).double(), mp_mixture_cdf(c, abar)))
+    return results
+
+
+@check(
+    "diffusion.exact_marginal",
+    "Diffusion.marginal: mixture data gives sum_k w_k N(sqrt(abar_t) m_k, abar_t s_k^2 + 1 - "
+    "abar_t) (mpmath log-density); Gaussian data N(sqrt(abar_t) mu, abar_t Sigma + (1 - abar_t) I)",
+)
+def exact_marginal(ctx: Context) -> list[Result]:
+    schedule = exercise4_schedule()
+    diffusion = Diffusion(schedule)
+    mixture = seed_mixture(ctx)
+    gaussian = dense(ctx)
+    points = (-3.0, -1.0, 0.0, 0.5, 2.5)
+    results = []
+    for t in SNAPSHOTS:
+        abar = schedule.alphas_cumprod[t].item()
+        values = diffusion.marginal(mixture, t).log_prob(ctx.tensor(points)).tolist()
+        with mpmath.workdps(50):
+            a = mpmath.mpf(abar)
+            means = [mpmath.sqrt(a) * m for m in MEANS]
+            variances = [a * s**2 + 1 - a for s in STDS]
+            pairs = [
+                (v, mpmath.log(mp_density(x, WEIGHTS, means, variances)))
+                for v, x in zip(values, points, strict=True)
+            ]
+        name = f"diffusion.exact_marginal[mixture,t={t}].log_prob"
+        results.append(worst_reference(name, pairs, rtol=1e-12, floor=1.0))
+        law = diffusion.marginal(gaussian, t)
+        covariance = abar * np.array(COVARIANCE) + (1 - abar) * np.eye(3)
+        pairs = zip(law.covariance_matrix.flatten().tolist(), covariance.flatten(), strict=True)
+        name = f"diffusion.exact_marginal[gaussian,t={t}]"
+        results.append(worst_reference(f"{name}.covariance", pairs, rtol=1e-12, floor=1.0))
+        means = zip(law.mean.tolist(), math.sqrt(abar) * np.array(LOC), strict=True)
+        results.append(worst_reference(f"{name}.mean", means, rtol=1e-12, floor=1.0))
     return results
