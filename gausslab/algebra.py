@@ -200,8 +200,10 @@ def condition(g: Gaussian, idx: Any, value: Any) -> Gaussian:
     k = len(index)
     joint = g.covariance.select(index + others).scale_tril_matrix()
     residual = value - g.loc[..., torch.as_tensor(index, device=device)]
-    whitened = torch.linalg.solve_triangular(joint[..., :k, :k], residual[..., None], upper=False)
-    loc = loc_others + (joint[..., k:, :k] @ whitened)[..., 0]
+    # Dense.whiten folds the values' batch into the rows of one triangular solve (a batched
+    # solve would copy L'_11 once per value); the product folds them into one matmul too.
+    whitened = Dense(joint[..., :k, :k]).whiten(residual)
+    loc = loc_others + (whitened.unsqueeze(-2) @ joint[..., k:, :k].mT).squeeze(-2)
     return _result(g, loc, Dense(joint[..., k:, k:]))
 
 
