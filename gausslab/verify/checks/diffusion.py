@@ -9,6 +9,7 @@ q(x_{t-1} | x_t, x_0) ∝ q(x_t | x_{t-1}) q(x_{t-1} | x_0)
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import mpmath
 import numpy as np
@@ -106,13 +107,19 @@ def exercise4_schedule() -> Schedule:
 SNAPSHOTS = (10, 40, 100)
 
 
+def _mp_marginal_components(abar: float) -> tuple[list[mpmath.mpf], list[mpmath.mpf]]:
+    """Means and variances of q_t for the exercise-4 mixture in mpmath: x_0 ~ sum_k w_k
+    N(m_k, s_k^2) gives x_t ~ sum_k w_k N(sqrt(abar) m_k, abar s_k^2 + 1 - abar)."""
+    a = mpmath.mpf(abar)
+    return [mpmath.sqrt(a) * m for m in MEANS], [a * s**2 + 1 - a for s in STDS]
+
+
 def mp_mixture_cdf(c: float, abar: float) -> mpmath.mpf:
-    """P(x_t <= c) for x_0 ~ sum_k w_k N(m_k, s_k^2): x_t ~ sum_k w_k N(sqrt(abar) m_k,
-    abar s_k^2 + 1 - abar)."""
-    abar = mpmath.mpf(abar)
+    """P(x_t <= c) = sum_k w_k Phi((c - mean_k) / sqrt(variance_k)) under q_t."""
+    means, variances = _mp_marginal_components(abar)
     return sum(
-        w * mpmath.ncdf((c - mpmath.sqrt(abar) * m) / mpmath.sqrt(abar * s**2 + 1 - abar))
-        for w, m, s in zip(WEIGHTS, MEANS, STDS, strict=True)
+        w * mpmath.ncdf((c - m) / mpmath.sqrt(v))
+        for w, m, v in zip(WEIGHTS, means, variances, strict=True)
     )
 
 
@@ -138,6 +145,12 @@ def forward_mixture(ctx: Context) -> list[Result]:
     return results
 
 
+def _mp_marginal_log_density(abar: float) -> Callable[[object], mpmath.mpf]:
+    """x -> log q_t(x) in mpmath for the exercise-4 mixture."""
+    means, variances = _mp_marginal_components(abar)
+    return lambda x: mpmath.log(mp_density(x, WEIGHTS, means, variances))
+
+
 @check(
     "diffusion.exact_marginal",
     "Diffusion.marginal: mixture data gives sum_k w_k N(sqrt(abar_t) m_k, abar_t s_k^2 + 1 - "
@@ -154,13 +167,8 @@ def exact_marginal(ctx: Context) -> list[Result]:
         abar = schedule.alphas_cumprod[t].item()
         values = diffusion.marginal(mixture, t).log_prob(ctx.tensor(points)).tolist()
         with mpmath.workdps(50):
-            a = mpmath.mpf(abar)
-            means = [mpmath.sqrt(a) * m for m in MEANS]
-            variances = [a * s**2 + 1 - a for s in STDS]
-            pairs = [
-                (v, mpmath.log(mp_density(x, WEIGHTS, means, variances)))
-                for v, x in zip(values, points, strict=True)
-            ]
+            log_q = _mp_marginal_log_density(abar)
+            pairs = [(v, log_q(x)) for v, x in zip(values, points, strict=True)]
         name = f"diffusion.exact_marginal[mixture,t={t}].log_prob"
         results.append(worst_reference(name, pairs, rtol=1e-12, floor=1.0))
         law = diffusion.marginal(gaussian, t)
@@ -170,4 +178,28 @@ def exact_marginal(ctx: Context) -> list[Result]:
         results.append(worst_reference(f"{name}.covariance", pairs, rtol=1e-12, floor=1.0))
         means = zip(law.mean.tolist(), math.sqrt(abar) * np.array(LOC), strict=True)
         results.append(worst_reference(f"{name}.mean", means, rtol=1e-12, floor=1.0))
+    return results
+
+
+@check(
+    "diffusion.optimal_eps",
+    "Bayes-optimal eps*(x_t) = E[eps | x_t] = -sqrt(1 - abar_t) d/dx log q_t(x_t) (Tweedie), "
+    "for the mixture, vs mpmath differentiation of the exact marginal",
+)
+def optimal_eps(ctx: Context) -> list[Result]:
+    schedule = exercise4_schedule()
+    model = Diffusion(schedule).optimal_model(seed_mixture(ctx), prediction="eps")
+    points = (-3.0, -1.0, 0.0, 0.5, 2.5)
+    results = []
+    for t in SNAPSHOTS:
+        values = model(ctx.tensor(points), t).tolist()
+        abar = schedule.alphas_cumprod[t].item()
+        with mpmath.workdps(50):
+            log_q = _mp_marginal_log_density(abar)
+            noise_std = mpmath.sqrt(1 - mpmath.mpf(abar))
+            pairs = [
+                (v, -noise_std * mpmath.diff(log_q, x)) for v, x in zip(values, points, strict=True)
+            ]
+        name = f"diffusion.optimal_eps[mixture,t={t}]"
+        results.append(worst_reference(name, pairs, rtol=1e-11, floor=1.0))
     return results
