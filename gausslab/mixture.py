@@ -216,29 +216,26 @@ class GaussianMixture(Distribution):
         check_value_shape(value, self.event_shape, "x")
         return value
 
-    def _log_joint(self, x: Tensor) -> tuple[Tensor, Tensor | None]:
-        """(log w_k + log N_k(x), of shape (..., K); whitened residuals L_k^{-1}(x - mu_k)).
+    def _mahalanobis_sq(self, x: Tensor) -> Tensor:
+        """(x - mu_k)^T Sigma_k^{-1} (x - mu_k) for every component, shape (..., K).
 
-        Isotropic components take an exact pairwise-distance kernel on (N, K) and return no
-        residuals (the score needs only matmuls then); other structures whiten the
-        (..., K, *event) residuals.
+        Exact residuals, never the expansion |x|^2 - 2 x.mu + |mu|^2 (which cancels
+        catastrophically near a narrow mode far from the origin). Isotropic components use a
+        pairwise-distance kernel that never stores the (..., K, *event) residuals.
         """
-        components = self.components
-        covariance = components.covariance
+        covariance = self.components.covariance
         if isinstance(covariance, Isotropic):
             rows, loc, sample, batch = self._rows(x)
-            distance_sq = torch.cdist(
-                rows, loc, compute_mode="donot_use_mm_for_euclid_dist"
-            ).square()
-            variance = covariance.std.square().expand(components.batch_shape)
-            log_density = -0.5 * distance_sq / variance.unsqueeze(-2)
-            log_density = log_density.movedim(-2, 0).reshape(*sample, *batch, -1)
-            whitened = None
-        else:
-            whitened = covariance.whiten(x.unsqueeze(self._component_axis()) - components.loc)
-            flat = whitened.reshape(*whitened.shape[: whitened.dim() - len(self.event_shape)], -1)
-            log_density = -0.5 * torch.linalg.vecdot(flat, flat)
-        return self.logits + log_density - components._log_normalizer, whitened
+            distance_sq = torch.cdist(rows, loc, compute_mode="donot_use_mm_for_euclid_dist")
+            variance = covariance.std.square().expand(self.components.batch_shape)
+            quadratic = distance_sq.square() / variance.unsqueeze(-2)
+            return quadratic.movedim(-2, 0).reshape(*sample, *batch, self.num_components)
+        residuals = x.unsqueeze(self._component_axis()) - self.components.loc
+        return covariance.mahalanobis_sq(residuals, overwrite_x=True)
+
+    def _log_joint(self, mahalanobis_sq: Tensor) -> Tensor:
+        """log w_k + log N_k(x) = log w_k - 1/2 mahalanobis_sq_k - 1/2 log((2 pi)^d |Sigma_k|)."""
+        return self.logits - 0.5 * mahalanobis_sq - self.components._log_normalizer
 
     def _rows(self, x: Tensor) -> tuple[Tensor, Tensor, torch.Size, torch.Size]:
         """x of shape (*sample, *batch, *event) as rows (*batch, n, d) next to the component
@@ -255,15 +252,19 @@ class GaussianMixture(Distribution):
         )
         sample = x.shape[: max(x.dim() - 1 - len(batch), 0)]
         rows = x.expand(*sample, *batch, d).reshape(-1, *batch, d).movedim(0, -2)
-        loc = self.components.loc
-        loc = loc.reshape(*loc.shape[: loc.dim() - event_ndims], d)
+        loc = self._flat_per_component(self.components.loc, batch)
         dtype = torch.promote_types(rows.dtype, loc.dtype)
-        loc = loc.expand(*batch, self.num_components, d).to(dtype)
-        return rows.to(dtype), loc, sample, batch
+        return rows.to(dtype), loc.to(dtype), sample, batch
+
+    def _flat_per_component(self, values: Tensor, batch: torch.Size) -> Tensor:
+        """values broadcastable to (..., K, *event) as (*batch, K, d), event flattened."""
+        full = values.expand(self.components.batch_shape + self.event_shape)
+        flat = full.reshape(*self.components.batch_shape, -1)
+        return flat.expand(*batch, self.num_components, flat.shape[-1])
 
     def log_prob(self, value: Any) -> Tensor:
         """log p(x) = logsumexp_k [log w_k + log N(x; mu_k, Sigma_k)]."""
-        log_joint, _ = self._log_joint(self._as_value(value))
+        log_joint = self._log_joint(self._mahalanobis_sq(self._as_value(value)))
         return self._refuse_nan(log_joint.logsumexp(-1))
 
     def prob(self, value: Any) -> Tensor:
@@ -273,33 +274,35 @@ class GaussianMixture(Distribution):
     def component_posterior(self, value: Any) -> Tensor:
         """Responsibilities p(k | x) = w_k N_k(x) / sum_j w_j N_j(x), of shape (..., K),
         computed as a softmax of log w_k + log N_k(x) (no underflow far from the modes)."""
-        log_joint, _ = self._log_joint(self._as_value(value))
+        log_joint = self._log_joint(self._mahalanobis_sq(self._as_value(value)))
         return self._refuse_nan(log_joint.softmax(-1))
 
     def score(self, value: Any) -> Tensor:
-        """grad_x log p(x) = sum_k p(k | x) (-Sigma_k^{-1} (x - mu_k)), in closed form.
+        """grad_x log p(x) = sum_k r_k (-Sigma_k^{-1} (x - mu_k)) with r_k = p(k | x), in
+        closed form: no autograd, no dense inverse.
 
-        Sigma_k^{-1} (x - mu_k) = L_k^{-T} L_k^{-1} (x - mu_k) from the whitened residuals,
-        never a dense inverse nor autograd. For isotropic components it reduces to matmuls:
-        score = (r / s^2) @ mu - x * sum_k r_k / s_k^2 with r = p(k | x).
+        Isotropic and diagonal components (precision P_k = 1 / diag(Sigma_k)) reduce it to
+        two matmuls over the K axis: score = r @ (P * mu) - x * (r @ P). Dense components use
+        Sigma_k^{-1} v = L_k^{-T} (L_k^{-1} v): the whitened residuals serve both the
+        responsibilities and, after a transposed triangular solve, the pull.
         """
         x = self._as_value(value)
-        log_joint, whitened = self._log_joint(x)
-        responsibilities = log_joint.softmax(-1)
-        if whitened is None:
-            rows, loc, sample, batch = self._rows(x)
-            variance = self.components.covariance.std.square().expand(self.components.batch_shape)
-            precision_weights = responsibilities.reshape(-1, *batch, self.num_components)
-            precision_weights = precision_weights.movedim(0, -2) / variance.unsqueeze(-2)
-            rows_score = precision_weights @ loc - rows * precision_weights.sum(-1, keepdim=True)
-            score = rows_score.movedim(-2, 0).reshape(*sample, *batch, *self.event_shape)
-        else:
-            pulls = _precision_from_whitened(self.components.covariance, whitened)
-            weights = responsibilities.reshape(
-                responsibilities.shape + (1,) * len(self.event_shape)
-            )
-            score = -(weights * pulls).sum(self._component_axis())
-        return self._refuse_nan(score)
+        covariance = self.components.covariance
+        if isinstance(covariance, Dense):
+            whitened = covariance.whiten(x.unsqueeze(-2) - self.components.loc)
+            log_joint = self._log_joint(torch.linalg.vecdot(whitened, whitened))
+            pulls = _rowwise(covariance.scale_tril_matrix(), whitened, _solve_transposed_rows)
+            score = -(log_joint.softmax(-1).unsqueeze(-1) * pulls).sum(-2)
+            return self._refuse_nan(score)
+        responsibilities = self._log_joint(self._mahalanobis_sq(x)).softmax(-1)
+        rows, loc, sample, batch = self._rows(x)
+        precision = self._flat_per_component(covariance.variance().reciprocal(), batch)
+        precision = precision.to(rows.dtype)
+        weights = responsibilities.reshape(-1, *batch, self.num_components).movedim(0, -2)
+        rows_score = weights @ (precision * loc) - rows * (weights @ precision)
+        return self._refuse_nan(
+            rows_score.movedim(-2, 0).reshape(*sample, *batch, *self.event_shape)
+        )
 
     def _refuse_nan(self, result: Tensor) -> Tensor:
         if self._validate_args and bool(torch.isnan(result).any()):
@@ -505,17 +508,9 @@ def _log_weights(weights_or_logits: Any, are_logits: bool, like: Tensor) -> Tens
     return values.log()
 
 
-def _precision_from_whitened(covariance: Any, whitened: Tensor) -> Tensor:
-    """Sigma^{-1} v = L^{-T} z from z = L^{-1} v. For isotropic and diagonal structures L is
-    symmetric and this is a second whitening; for a dense one a transposed triangular solve,
-    rows at a time (Z L^{-1})."""
-    if isinstance(covariance, Dense):
-        return _rowwise(
-            covariance.scale_tril_matrix(),
-            whitened,
-            lambda tril, rows: torch.linalg.solve_triangular(tril, rows, upper=False, left=False),
-        )
-    return covariance.whiten(whitened)
+def _solve_transposed_rows(scale_tril: Tensor, rows: Tensor) -> Tensor:
+    """Rows y_i = L^{-T} z_i, i.e. Y = Z L^{-1}, by one triangular solve."""
+    return torch.linalg.solve_triangular(scale_tril, rows, upper=False, left=False)
 
 
 def _with_component_dim(g: Gaussian) -> Gaussian:
