@@ -136,21 +136,22 @@ def test_component_posterior_is_bayes_rule():
     np.testing.assert_allclose(posterior.numpy(), joint / joint.sum(-1, keepdims=True))
 
 
-def test_far_from_every_mode_stays_finite_and_exact():
+@pytest.mark.parametrize("structure", STRUCTURES)
+def test_far_from_every_mode_stays_finite_and_exact(structure):
     """At x 1000 sigma from every mode each density underflows, yet log p, p(k|x) and the
     score are finite and equal their dominant-term closed forms."""
-    logits = torch.tensor([0.0, 0.0], dtype=F64)
-    mixture = GaussianMixture.isotropic(
-        logits, torch.tensor([[0.0], [1.0]], dtype=F64), torch.tensor([1.0, 1.0], dtype=F64)
+    means = torch.tensor([[0.0, 0.0], [1.0, 0.0]], dtype=F64)
+    mixture = GaussianMixture(
+        torch.zeros(2, dtype=F64), build(structure, means, torch.eye(2, dtype=F64).expand(2, 2, 2))
     )
-    x = torch.tensor([[-1000.0]], dtype=F64)
-    # component 0 dominates by exp(-999.5): log p = log(1/2) + log N(-1000; 0, 1)
-    expected = math.log(0.5) - 0.5 * 1000.0**2 - 0.5 * math.log(2 * math.pi)
+    x = torch.tensor([[-1000.0, 0.0]], dtype=F64)
+    # component 0 dominates by exp(-999.5): log p = log(1/2) + log N(x; 0, I)
+    expected = math.log(0.5) - 0.5 * 1000.0**2 - math.log(2 * math.pi)
     assert mixture.log_prob(x).item() == pytest.approx(expected, rel=1e-14)
     torch.testing.assert_close(
         mixture.component_posterior(x), torch.tensor([[1.0, 0.0]], dtype=F64)
     )
-    assert mixture.score(x).item() == pytest.approx(1000.0, rel=1e-12)
+    torch.testing.assert_close(mixture.score(x), torch.tensor([[1000.0, 0.0]], dtype=F64))
 
 
 # ----------------------------------------------------------------------------- one component
@@ -335,6 +336,23 @@ def test_affine_matches_independently_transformed_parameters(structure):
     y = torch.randn(20, 2, dtype=F64)
     expected = np.log(scipy_density(logits, new_means, new_covs, y))
     np.testing.assert_allclose(mapped.log_prob(y).numpy(), expected, rtol=1e-11)
+
+
+def test_batched_affine_lines_up_with_the_mixture_batch():
+    """A (2,)-batch of matrices and offsets maps mixture[b] by A[b] x + b[b] (their batch
+    dim pairs with the mixture's, not with the component axis)."""
+    logits, means, covs, components = parameters("diagonal", 2, k=4)
+    g = torch.Generator().manual_seed(10)
+    a = torch.randn(2, 3, 3, generator=g, dtype=F64) + 3 * torch.eye(3, dtype=F64)
+    b = torch.randn(2, 3, generator=g, dtype=F64)
+    mapped = GaussianMixture(logits, components).affine(a, b)
+    assert mapped.batch_shape == (2,)
+    y = torch.randn(5, 3, dtype=F64)
+    for i in range(2):
+        new_means = means[i] @ a[i].T + b[i]
+        new_covs = a[i] @ covs[i] @ a[i].T
+        expected = scipy_density(logits[i], new_means, new_covs, y)
+        np.testing.assert_allclose(mapped.prob(y[:, None])[:, i].numpy(), expected, rtol=1e-11)
 
 
 def test_affine_matches_monte_carlo_of_the_mapped_draws():
@@ -550,6 +568,39 @@ def test_weights_must_be_a_distribution():
         GaussianMixture.univariate(torch.tensor([1.5, -0.5]), means, stds)
     with pytest.raises(ValueError, match=r"weights must sum to 1.*0.2"):
         GaussianMixture.univariate(torch.tensor([0.5, 0.7]), means, stds)
+
+
+def test_constructor_arguments_are_checked():
+    """isotropic needs (K, *event) means and (K,) stds; univariate refuses scalar means and
+    non-positive stds; entropy_estimate needs at least 2 samples."""
+    with pytest.raises(ValueError, match=r"stds must have shape \(K,\) = \(3,\).*\(2,\)"):
+        GaussianMixture.isotropic(torch.zeros(3), torch.zeros(3, 2), torch.ones(2))
+    with pytest.raises(ValueError, match=r"means must have shape \(K, \*event_shape\)"):
+        GaussianMixture.isotropic(torch.zeros(3), torch.zeros(3), torch.ones(3))
+    with pytest.raises(ValueError, match="means must have shape"):
+        GaussianMixture.univariate(torch.ones(1), 0.0, 1.0)
+    with pytest.raises(ValueError, match=r"stds must be strictly positive.*-1"):
+        GaussianMixture.univariate(
+            torch.tensor([0.5, 0.5]), torch.zeros(2), torch.tensor([1.0, -1.0])
+        )
+    mixture = GaussianMixture.univariate(torch.tensor([0.5, 0.5]), torch.zeros(2), torch.ones(2))
+    with pytest.raises(ValueError, match="num_samples must be an int >= 2"):
+        mixture.entropy_estimate(1)
+
+
+def test_float64_points_on_a_float32_mixture_are_promoted_not_truncated():
+    """x in float64 on a float32 mixture gives float64 log p and score (torch promotion),
+    equal to the float32 mixture's parameters evaluated in float64."""
+    logits, means, covs, _ = parameters("isotropic")
+    x = torch.randn(4, 3, dtype=F64)
+    exact = GaussianMixture(
+        logits.float().double(), build("isotropic", means.float().double(), covs.float().double())
+    )
+    for structure in ("isotropic", "diagonal"):
+        mixture32 = GaussianMixture(logits.float(), build(structure, means.float(), covs.float()))
+        assert mixture32.log_prob(x).dtype == F64 and mixture32.score(x).dtype == F64
+        torch.testing.assert_close(mixture32.log_prob(x), exact.log_prob(x), rtol=1e-6, atol=1e-6)
+        torch.testing.assert_close(mixture32.score(x), exact.score(x), rtol=1e-6, atol=1e-6)
 
 
 def test_value_of_the_wrong_event_shape_is_refused():
