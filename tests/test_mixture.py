@@ -409,17 +409,24 @@ def test_convolve_with_isotropic_noise_keeps_structure_and_adds_variance():
     np.testing.assert_allclose(result.prob(y).numpy(), expected, rtol=1e-11)
 
 
-def test_convolve_with_a_batched_gaussian_lines_up_with_the_mixture_batch():
-    """A (2,)-batch mixture convolved with a (2,)-batch Gaussian: batch element b is
-    mixture[b] convolved with gaussian[b] (not with the component axis)."""
-    logits, means, covs, components = parameters("dense", 2)
+@pytest.mark.parametrize("noise_structure", STRUCTURES)
+def test_convolve_with_a_batched_gaussian_lines_up_with_the_mixture_batch(noise_structure):
+    """A (2,)-batch Gaussian Y (one noise level per batch element, as for a batch of
+    diffusion times) convolved with a (2,)-batch mixture: batch element b is mixture[b]
+    convolved with Y[b] (Y's batch dim pairs with the mixture's, not with the components)."""
+    logits, means, covs, components = parameters("isotropic", 2)
     noise_covs = torch.stack([torch.eye(3, dtype=F64), 4 * torch.eye(3, dtype=F64)])
-    noise = Gaussian(torch.zeros(2, 3, dtype=F64), noise_covs)
+    noise_covs = (
+        noise_covs
+        * torch.tensor([1.0, 1.5, 2.0], dtype=F64)[: 1 if noise_structure == "isotropic" else 3]
+    )
+    noise_means = torch.tensor([[0.0, 1.0, 0.0], [-1.0, 0.0, 2.0]], dtype=F64)
+    noise = build(noise_structure, noise_means, noise_covs)
     result = GaussianMixture(logits, components).convolve(noise)
     assert result.batch_shape == (2,)
     y = torch.randn(5, 3, dtype=F64)
     for b in range(2):
-        expected = scipy_density(logits[b], means[b], covs[b] + noise_covs[b], y)
+        expected = scipy_density(logits[b], means[b] + noise_means[b], covs[b] + noise_covs[b], y)
         np.testing.assert_allclose(result.prob(y[:, None])[:, b].numpy(), expected, rtol=1e-11)
 
 
