@@ -54,8 +54,10 @@ def univariate_pdfs() -> Figure:
     fig, ax = plt.subplots(figsize=(8, 4.5))
     x = _grid(-6.0, 6.0, 1201)
     for mu, sigma in ((0.0, 1.0), (0.0, 0.5), (0.0, 2.0), (2.0, 0.75), (-3.0, 1.0)):
-        density = Gaussian.univariate(_tensor(mu), _tensor(sigma)).prob(x)
-        area = torch.trapezoid(density, x).item()
+        g = Gaussian.univariate(_tensor(mu), _tensor(sigma))
+        density = g.prob(x)
+        whole_line = _grid(mu - 12 * sigma, mu + 12 * sigma, 4001)  # beyond 12 sigma: < 1e-32
+        area = torch.trapezoid(g.prob(whole_line), whole_line).item()
         label = f"μ = {mu:g}, σ = {sigma:g}  (area = {area:.3f})"
         (line,) = ax.plot(x, density, label=label)
         ax.fill_between(x, density, alpha=0.15, color=line.get_color())
