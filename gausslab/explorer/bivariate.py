@@ -107,13 +107,6 @@ def principal_segments(g: Gaussian) -> list[np.ndarray]:
     return [to_numpy(torch.stack([g.mean - half[:, i], g.mean + half[:, i]])) for i in range(2)]
 
 
-def fixed_samples(g: Gaussian, count: int, seed: int = 0) -> np.ndarray:
-    """``count`` draws from ``g`` with a fixed seed, so points glide as parameters move."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        return to_numpy(g.sample((count,)))
-
-
 def contour_trace(xs: np.ndarray, ys: np.ndarray, z: np.ndarray, name: str = "density") -> Trace:
     """Filled density contours on a grid from ``density_grid``."""
     return {

@@ -48,6 +48,13 @@ def parse_int(value: Any, name: str) -> int:
     return int(number)
 
 
+def parse_numbers(value: Any, name: str) -> list[float]:
+    """The finite floats of a comma-separated list such as "0.3, 0.7"."""
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f"{name} must be a comma-separated list of numbers, got {value!r}")
+    return [parse_number(item.strip(), f"each of {name}") for item in value.split(",")]
+
+
 def page_callback(
     app: Dash,
     outputs: Sequence[Output],

@@ -120,6 +120,23 @@ def choice(component_id: str, label: str, options: dict[str, str], value: str) -
     )
 
 
+def text_field(component_id: str, label: str, value: str) -> html.Div:
+    """A labelled free-text box, committed on Enter or when it loses focus."""
+    return html.Div(
+        className="control",
+        children=[
+            html.Label(label, className="control-label"),
+            dcc.Input(
+                id=component_id,
+                type="text",
+                value=value,
+                debounce=True,
+                className="control-wide-text",
+            ),
+        ],
+    )
+
+
 def alert_area(component_id: str) -> html.Div:
     """The place where a page shows why its last input was rejected (empty when fine)."""
     return html.Div(id=component_id, className="alert-area", role="status")

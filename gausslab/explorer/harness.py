@@ -81,7 +81,7 @@ def scene_camera(page: Page, graph_id: str) -> dict[str, Any]:
     )
 
 
-def wait_for_graph(page: Page, graph_id: str, timeout: float = 15_000) -> None:
+def wait_for_graph(page: Page, graph_id: str, timeout: float = 30_000) -> None:
     """Wait until graph ``graph_id`` shows some data."""
     page.wait_for_function(
         _on_plot("return Boolean(plot && plot.data && plot.data.length > 0);"),
@@ -98,7 +98,7 @@ def mark_figure(page: Page, graph_id: str) -> None:
     )
 
 
-def wait_for_new_figure(page: Page, graph_id: str, timeout: float = 15_000) -> None:
+def wait_for_new_figure(page: Page, graph_id: str, timeout: float = 30_000) -> None:
     """Wait until graph ``graph_id`` shows other data than at the last ``mark_figure``."""
     page.wait_for_function(
         _on_plot("return Boolean(plot && plot.data !== window.__seen[id]);"),

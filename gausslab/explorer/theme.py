@@ -21,6 +21,7 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0;
 .control-row { display: flex; align-items: center; gap: 6px; }
 .control-slider { flex: 1; min-width: 0; }
 .control-text { width: 64px; font-size: 13px; padding: 2px 4px; }
+.control-wide-text { width: 100%; box-sizing: border-box; font-size: 13px; padding: 3px 5px; }
 .control-choice label { margin-right: 10px; font-size: 13px; }
 .body { min-width: 0; }
 .readouts { display: flex; flex-wrap: wrap; gap: 8px 22px; margin: 6px 0; font-size: 14px; }

@@ -59,13 +59,13 @@ def test_conditional_mean_is_rho_times_x2_as_controls_move(tab):
     _check_conditional(tab, 0.0, 2.4)
 
 
-@pytest.mark.parametrize("rho", ["1", "-1.5"])
-def test_rho_outside_the_open_unit_interval_is_reported(tab, rho):
+def test_rho_outside_the_open_unit_interval_is_reported(tab):
     tab.open("conditioning", GRAPH)
-    type_value(tab.page, "cond-rho", rho)
-    alert = tab.page.locator("#cond-alert .alert")
-    alert.wait_for()
-    assert "positive definite" in alert.inner_text()
-    set_value(tab.page, "cond-rho", "0.5", GRAPH)
-    _check_conditional(tab, 0.5, 1.5)
-    assert tab.page.locator("#cond-alert .alert").count() == 0
+    for rho in ("1", "-1.5"):
+        type_value(tab.page, "cond-rho", rho)
+        alert = tab.page.locator("#cond-alert .alert")
+        alert.wait_for()
+        assert "positive definite" in alert.inner_text()
+        set_value(tab.page, "cond-rho", "0.5", GRAPH)
+        _check_conditional(tab, 0.5, 1.5)
+        assert tab.page.locator("#cond-alert .alert").count() == 0

@@ -63,17 +63,22 @@ def test_log_view_is_the_parabola_log_p(tab):
     assert max(curve["y"]) - y0 == pytest.approx(18, rel=1e-9)
 
 
-@pytest.mark.parametrize(
-    ("typed", "message"),
-    [("-1", "positive"), ("0", "positive"), ("abc", "must be a number"), ("nan", "finite")],
-)
-def test_invalid_sigma_shows_a_message_and_the_app_keeps_serving(tab, typed, message):
+def test_invalid_sigma_shows_a_message_and_the_app_keeps_serving(tab):
     tab.open("univariate", GRAPH)
-    type_value(tab.page, "uni-sigma", typed)
     alert = tab.page.locator("#uni-alert .alert")
-    alert.wait_for()
-    assert message in alert.inner_text()
-    set_value(tab.page, "uni-sigma", "0.5", GRAPH)
-    assert tab.page.locator("#uni-alert .alert").count() == 0
-    assert max(_density(tab)["y"]) == pytest.approx(1 / (0.5 * math.sqrt(2 * math.pi)))
+    for typed, message in (
+        ("-1", "positive"),
+        ("0", "positive"),
+        ("abc", "must be a number"),
+        ("nan", "finite"),
+        ("", "must be a number"),
+    ):
+        type_value(tab.page, "uni-sigma", typed)
+        tab.page.wait_for_function(
+            "m => (document.querySelector('#uni-alert .alert') || {}).innerText?.includes(m)",
+            arg=message,
+        )
+        set_value(tab.page, "uni-sigma", "0.5", GRAPH)
+        assert alert.count() == 0
+        assert max(_density(tab)["y"]) == pytest.approx(1 / (0.5 * math.sqrt(2 * math.pi)))
     assert tab.errors == []

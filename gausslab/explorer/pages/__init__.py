@@ -4,6 +4,7 @@ from gausslab.explorer.pages import (
     clt,
     conditioning,
     contours,
+    diffusion,
     divergences,
     landing,
     surface,
@@ -18,6 +19,7 @@ PAGES: tuple[Page, ...] = (
     divergences.PAGE,
     conditioning.PAGE,
     clt.PAGE,
+    diffusion.PAGE,
 )
 
 __all__ = ["PAGES", "landing"]

@@ -8,6 +8,7 @@ from gausslab import Gaussian
 from gausslab.explorer import bivariate
 from gausslab.explorer.callbacks import page_callback
 from gausslab.explorer.controls import alert_area, graph, page_frame, readout, text_id
+from gausslab.explorer.draws import fixed_samples
 from gausslab.explorer.registry import Page
 from gausslab.explorer.styling import PALETTE, Figure, figure, line, markers, to_numpy
 
@@ -49,7 +50,7 @@ def layout() -> html.Div:
 
 def _figure(g: Gaussian) -> Figure:
     xs, ys, z = bivariate.density_grid(g, EXTENT, EXTENT, GRID_POINTS)
-    samples = bivariate.fixed_samples(g, SAMPLES)
+    samples = fixed_samples(g, SAMPLES)
     traces = [
         bivariate.contour_trace(xs, ys, z),
         markers(
