@@ -340,6 +340,11 @@ def _solve_rows(scale_tril: Tensor, rows: Tensor) -> Tensor:
     return torch.linalg.solve_triangular(scale_tril.mT, rows, upper=True, left=False)
 
 
+def _solve_transposed_rows(scale_tril: Tensor, rows: Tensor) -> Tensor:
+    """Rows y_i = L^{-T} z_i, i.e. Y = Z L^{-1}, by one triangular solve."""
+    return torch.linalg.solve_triangular(scale_tril, rows, upper=False, left=False)
+
+
 def _mul_rows(scale_tril: Tensor, rows: Tensor) -> Tensor:
     """Rows y_i = L z_i, i.e. Y = Z L^T."""
     return rows @ scale_tril.mT
@@ -426,6 +431,10 @@ class Dense(Covariance):
 
     def whiten(self, x: Tensor) -> Tensor:
         return _rowwise(self._scale_tril, x, _solve_rows)
+
+    def whiten_transpose(self, z: Tensor) -> Tensor:
+        """L^{-T} z, so that Sigma^{-1} x = whiten_transpose(whiten(x))."""
+        return _rowwise(self._scale_tril, z, _solve_transposed_rows)
 
     def scale_mul(self, z: Tensor) -> Tensor:
         return _rowwise(self._scale_tril, z, _mul_rows)

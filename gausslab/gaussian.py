@@ -224,8 +224,8 @@ class Gaussian(Distribution):
         return matrix.expand(*self.batch_shape, self.dim, self.dim)
 
     @cached_property
-    def _log_normalizer(self) -> Tensor:
-        """log of (2 pi)^(d/2) |Sigma|^(1/2)."""
+    def log_normalizer(self) -> Tensor:
+        """log Z = log((2 pi)^(d/2) |Sigma|^(1/2)) = 1/2 (d log(2 pi) + log|Sigma|)."""
         return 0.5 * (self.dim * _LOG_2PI + self.covariance.log_det())
 
     # ------------------------------------------------------------------ densities
@@ -242,7 +242,7 @@ class Gaussian(Distribution):
     def log_prob(self, value: Any) -> Tensor:
         """log p(x) = -1/2 [d log(2 pi) + log|Sigma| + (x - mu)^T Sigma^{-1} (x - mu)]."""
         squared = self.covariance.mahalanobis_sq(self._centered(value), overwrite_x=True)
-        return self._refuse_nan(-0.5 * squared - self._log_normalizer)
+        return self._refuse_nan(-0.5 * squared - self.log_normalizer)
 
     def prob(self, value: Any) -> Tensor:
         """p(x) = exp(log p(x))."""
@@ -259,7 +259,7 @@ class Gaussian(Distribution):
 
     def entropy(self) -> Tensor:
         """H = d/2 (1 + log(2 pi)) + 1/2 log|Sigma|."""
-        return (0.5 * self.dim + self._log_normalizer).expand(self.batch_shape)
+        return (0.5 * self.dim + self.log_normalizer).expand(self.batch_shape)
 
     # ------------------------------------------------------------------ sampling
     def rsample(self, sample_shape: torch.Size | tuple[int, ...] = ()) -> Tensor:

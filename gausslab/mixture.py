@@ -34,7 +34,7 @@ from gausslab._validation import (
     check_value_shape,
     describe,
 )
-from gausslab.covariance import Dense, Diagonal, Isotropic, _rowwise
+from gausslab.covariance import Dense, Diagonal, Isotropic
 from gausslab.gaussian import Gaussian
 
 __all__ = ["GaussianMixture"]
@@ -235,7 +235,7 @@ class GaussianMixture(Distribution):
 
     def _log_joint(self, mahalanobis_sq: Tensor) -> Tensor:
         """log w_k + log N_k(x) = log w_k - 1/2 mahalanobis_sq_k - 1/2 log((2 pi)^d |Sigma_k|)."""
-        return self.logits - 0.5 * mahalanobis_sq - self.components._log_normalizer
+        return self.logits - 0.5 * mahalanobis_sq - self.components.log_normalizer
 
     def _rows(self, x: Tensor) -> tuple[Tensor, Tensor, torch.Size, torch.Size]:
         """x of shape (*sample, *batch, *event) as rows (*batch, n, d) next to the component
@@ -291,7 +291,7 @@ class GaussianMixture(Distribution):
         if isinstance(covariance, Dense):
             whitened = covariance.whiten(x.unsqueeze(-2) - self.components.loc)
             log_joint = self._log_joint(torch.linalg.vecdot(whitened, whitened))
-            pulls = _rowwise(covariance.scale_tril_matrix(), whitened, _solve_transposed_rows)
+            pulls = covariance.whiten_transpose(whitened)
             score = -(log_joint.softmax(-1).unsqueeze(-1) * pulls).sum(-2)
             return self._refuse_nan(score)
         responsibilities = self._log_joint(self._mahalanobis_sq(x)).softmax(-1)
@@ -506,11 +506,6 @@ def _log_weights(weights_or_logits: Any, are_logits: bool, like: Tensor) -> Tens
             f"({describe(values)}); pass logits=True for unnormalized log weights"
         )
     return values.log()
-
-
-def _solve_transposed_rows(scale_tril: Tensor, rows: Tensor) -> Tensor:
-    """Rows y_i = L^{-T} z_i, i.e. Y = Z L^{-1}, by one triangular solve."""
-    return torch.linalg.solve_triangular(scale_tril, rows, upper=False, left=False)
 
 
 def _with_component_dim(g: Gaussian) -> Gaussian:

@@ -108,3 +108,11 @@ def test_non_square_matrix_is_refused_with_its_shape():
     """A (2, 3) covariance is refused and the message shows the shape."""
     with pytest.raises(ValueError, match=r"square matrix .* got shape \(2, 3\)"):
         Dense.from_matrix(torch.ones(2, 3))
+
+
+def test_dense_whiten_transpose_completes_the_precision_product():
+    """Sigma^{-1} x = L^{-T} (L^{-1} x) for batched x with sample dims."""
+    cov = Dense.from_matrix(random_spd(2, d=3, seed=4))
+    x = torch.randn(5, 2, 3, dtype=torch.float64)
+    expected = torch.linalg.solve(cov.to_matrix(), x[..., None])[..., 0]
+    torch.testing.assert_close(cov.whiten_transpose(cov.whiten(x)), expected)
