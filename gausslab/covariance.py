@@ -136,22 +136,23 @@ class Covariance(ABC):
         return eigenvalues.flip(-1), eigenvectors.flip(-1)
 
 
-def _batch_of(std: Tensor, event_ndims: int) -> torch.Size:
-    return std.shape[: max(std.dim() - event_ndims, 0)]
+class _Elementwise(Covariance):
+    """Sigma = diag(s^2) for a positive scale s that broadcasts to batch + event: whitening
+    and scaling are elementwise products with precomputed 1/s and s."""
 
+    std: Tensor
 
-class Isotropic(Covariance):
-    """Sigma = std^2 I over `event_shape`; `std` has the batch shape."""
-
-    def __init__(self, std: Tensor, event_shape: torch.Size, *, validate: bool = True) -> None:
+    def __init__(self, std: Tensor, event_shape: torch.Size, validate: bool) -> None:
         if validate:
             check_positive(std, "std")
         self.std = std
         self.event_shape = torch.Size(event_shape)
-        self.batch_shape = std.shape
-        trailing = (1,) * self.event_ndims
-        self._std_b = std.reshape(std.shape + trailing)
-        self._inv_std_b = self._std_b.reciprocal()
+        self._scale = self.elementwise_std()
+        self._inv_scale = self._scale.reciprocal()
+
+    @abstractmethod
+    def elementwise_std(self) -> Tensor:
+        """The std, shaped to broadcast against batch_shape + event_shape."""
 
     @property
     def dtype(self) -> torch.dtype:
@@ -162,10 +163,27 @@ class Isotropic(Covariance):
         return self.std.device
 
     def whiten(self, x: Tensor) -> Tensor:
-        return x * self._inv_std_b
+        return x * self._inv_scale
 
     def scale_mul(self, z: Tensor) -> Tensor:
-        return z * self._std_b
+        return z * self._scale
+
+    def variance(self) -> Tensor:
+        return self._scale.square()
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(std: {describe(self.std)}, "
+            f"event_shape={tuple(self.event_shape)})"
+        )
+
+
+class Isotropic(_Elementwise):
+    """Sigma = std^2 I over `event_shape`; `std` has the batch shape."""
+
+    def __init__(self, std: Tensor, event_shape: torch.Size, *, validate: bool = True) -> None:
+        self.batch_shape = std.shape
+        super().__init__(std, event_shape, validate)
 
     def mahalanobis_sq(self, x: Tensor, *, overwrite_x: bool = False) -> Tensor:
         flat = _event_flat(x, self.event_ndims)
@@ -173,9 +191,6 @@ class Isotropic(Covariance):
 
     def log_det(self) -> Tensor:
         return 2 * self.dim * self.std.log()
-
-    def variance(self) -> Tensor:
-        return self._std_b.square()
 
     def to_matrix(self) -> Tensor:
         eye = torch.eye(self.dim, dtype=self.dtype, device=self.device)
@@ -199,7 +214,7 @@ class Isotropic(Covariance):
 
     def elementwise_std(self) -> Tensor:
         """std with event_ndims trailing singleton dims: broadcasts to batch + event."""
-        return self._std_b
+        return self.std.reshape(self.std.shape + (1,) * self.event_ndims)
 
     def select(self, index: Sequence[int]) -> Isotropic:
         return Isotropic(self.std, torch.Size([len(index)]), validate=False)
@@ -212,7 +227,7 @@ class Isotropic(Covariance):
         if self.event_ndims == 0 or all(size == 1 for size in c.shape[-self.event_ndims :]):
             factor = c.reshape(c.shape[: max(c.dim() - self.event_ndims, 0)]).abs()
             return Isotropic(self.std * factor, self.event_shape)
-        return Diagonal(self._std_b * c.abs(), self.event_shape)
+        return Diagonal(self._scale * c.abs(), self.event_shape)
 
     def add(self, other: Covariance) -> Covariance:
         if isinstance(other, Isotropic) and other.event_shape == self.event_shape:
@@ -221,41 +236,20 @@ class Isotropic(Covariance):
             return other.add(self)
         return super().add(other)
 
-    def __repr__(self) -> str:
-        return f"Isotropic(std: {describe(self.std)}, event_shape={tuple(self.event_shape)})"
 
-
-class Diagonal(Covariance):
+class Diagonal(_Elementwise):
     """Sigma = diag(std^2); `std` broadcasts to batch_shape + event_shape."""
 
     def __init__(self, std: Tensor, event_shape: torch.Size, *, validate: bool = True) -> None:
-        if validate:
-            check_positive(std, "std")
-        self.std = std
-        self.event_shape = torch.Size(event_shape)
-        self.batch_shape = _batch_of(std, self.event_ndims)
-        self._inv_std = std.reciprocal()
-
-    @property
-    def dtype(self) -> torch.dtype:
-        return self.std.dtype
-
-    @property
-    def device(self) -> torch.device:
-        return self.std.device
-
-    def whiten(self, x: Tensor) -> Tensor:
-        return x * self._inv_std
-
-    def scale_mul(self, z: Tensor) -> Tensor:
-        return z * self.std
+        self.batch_shape = std.shape[: max(std.dim() - len(event_shape), 0)]
+        super().__init__(std, event_shape, validate)
 
     def mahalanobis_sq(self, x: Tensor, *, overwrite_x: bool = False) -> Tensor:
-        fits_in_place = x.shape == torch.broadcast_shapes(x.shape, self._inv_std.shape)
-        if overwrite_x and fits_in_place and not _needs_grad(x, self._inv_std):
-            z = x.mul_(self._inv_std)  # one pass fewer over a large buffer
+        fits_in_place = x.shape == torch.broadcast_shapes(x.shape, self._inv_scale.shape)
+        if overwrite_x and fits_in_place and not _needs_grad(x, self._inv_scale):
+            z = x.mul_(self._inv_scale)  # one pass fewer over a large buffer
         else:
-            z = x * self._inv_std
+            z = x * self._inv_scale
         flat = _event_flat(z, self.event_ndims)
         return torch.linalg.vecdot(flat, flat)
 
@@ -265,9 +259,6 @@ class Diagonal(Covariance):
 
     def log_det(self) -> Tensor:
         return self._log_det
-
-    def variance(self) -> Tensor:
-        return self.std.square()
 
     def _full_std(self) -> Tensor:
         """std broadcast to batch_shape + event_shape, event flattened to (..., d)."""
@@ -311,9 +302,6 @@ class Diagonal(Covariance):
         if isinstance(other, Diagonal | Isotropic) and other.event_shape == self.event_shape:
             return Diagonal(torch.sqrt(self.variance() + other.variance()), self.event_shape)
         return super().add(other)
-
-    def __repr__(self) -> str:
-        return f"Diagonal(std: {describe(self.std)}, event_shape={tuple(self.event_shape)})"
 
 
 def _rowwise(matrix: Tensor, x: Tensor, op: Callable[[Tensor, Tensor], Tensor]) -> Tensor:
