@@ -72,12 +72,25 @@ def _sampler_overhead(
     def trivial_model(x: Tensor, t: Tensor) -> Tensor:
         return zero
 
+    def draws_and_updates() -> None:
+        """The floor of one chain: per step one x-sized update, plus one normal draw for
+        ddpm (ddim with eta = 0 draws nothing)."""
+        x = x_T.clone()
+        for _ in range(steps):
+            x.mul_(0.5)
+            if sampler == "ddpm":
+                x.add_(torch.randn_like(x))
+
     anchor = f"diffusers {type(scheduler).__name__}.step"
     return Candidates(
         gausslab=lambda: diffusion.sample(
             trivial_model, shape, sampler=sampler, steps=steps, x_T=x_T
         ),
         anchors={anchor: lambda: _diffusers_loop(scheduler, trivial_model, x_T, steps)},
+        floor=(
+            "randn + in-place update" if sampler == "ddpm" else "in-place update",
+            draws_and_updates,
+        ),
         reference=anchor if sampler == "ddim" else None,
     )
 
