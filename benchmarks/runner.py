@@ -240,7 +240,9 @@ def _plot(scaling: list[dict[str, Any]], path: Path) -> None:
                     label=f"{base}: {rows[0]['floor']['name']}",
                 )
         fixed = "N" if variable == "d" else "d"
-        fixed_value = next((row["params"][fixed] for row in scaling), "?")
+        fixed_value = next(
+            (row["params"][fixed] for row in scaling if row["workload"].endswith(variable)), "?"
+        )
         axis.set_xlabel(variable)
         axis.set_ylabel("seconds per call (median)")
         axis.set_title(f"log_prob time vs {variable} ({fixed} = {fixed_value})")
