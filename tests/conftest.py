@@ -1,9 +1,11 @@
 """Shared test settings: hypothesis profiles and helpers to post explorer callback requests.
 
 Hypothesis profiles (pick one with HYPOTHESIS_PROFILE or --hypothesis-profile):
-- "default": derandomized, no deadline; each property keeps its own max_examples.
-- "ci": the same, used by CI; identical example counts, so a CI run is reproducible locally.
-- "dev": 10 examples per property, for quick edits.
+- "default": derandomized, no deadline, hypothesis' 100 examples per test (a test's own
+  @settings(max_examples=...) still wins); tests/test_properties.py runs 10x that per
+  property (PROPERTY_EXAMPLES), ~10,300 examples in all.
+- "ci": the same, used by CI, so a CI run is reproducible locally.
+- "dev": 10 examples per test (100 per property), for quick edits.
 """
 
 from __future__ import annotations
@@ -23,8 +25,8 @@ _COMMON = {
     "print_blob": True,
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
 }
-settings.register_profile("default", **_COMMON)
-settings.register_profile("ci", **_COMMON)
+settings.register_profile("default", max_examples=100, **_COMMON)
+settings.register_profile("ci", max_examples=100, **_COMMON)
 settings.register_profile("dev", max_examples=10, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
