@@ -62,6 +62,9 @@ def reject_malformed_updates(app: Dash) -> None:
     def check_update_body() -> tuple[dict[str, str], int] | None:
         if request.method != "POST" or not request.path.endswith(DISPATCH_SUFFIX):
             return None
-        body = request.get_json(silent=True)
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:  # JSON nested deeper than the parser's recursion limit
+            body = None
         reason = malformed_reason(app, body)
         return ({"error": f"malformed callback request: {reason}"}, 400) if reason else None
