@@ -22,6 +22,9 @@ from gausslab.explorer.registry import Page
 from gausslab.explorer.styling import PALETTE, Figure, figure, line, packed
 
 SAMPLES = 5000
+# The text box takes any n; SAMPLES * MAX_TERMS = 5e7 draws keep one update near a second
+# (n = 1e6 took 84 s and n = 1e9 would never finish, holding a server thread).
+MAX_TERMS = 10_000
 SEED = 0
 Z_RANGE = (-4.5, 4.5)
 STARTS = {
@@ -100,6 +103,8 @@ def register(app: Dash) -> None:
     )
     def update(start: object, n_text: object) -> tuple:
         n = parse_int(n_text, "n")
+        if n > MAX_TERMS:
+            raise ValueError(f"n must be at most {MAX_TERMS} on this page, got {n}")
         dist = clt.start_distribution(str(start))
         generator = torch.Generator().manual_seed(SEED)
         z = clt.standardized_sums(dist, n, SAMPLES, generator=generator)
