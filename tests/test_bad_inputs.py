@@ -1152,6 +1152,7 @@ EXPLORER_CASES = [
     ("divergences-q-var-zero", "div-graph", {"div-q-var1": 0}, r"σ|var|positive"),
     ("clt-n-zero", "clt-graph", {"clt-n": 0}, r"\bn\b"),
     ("clt-n-fraction", "clt-graph", {"clt-n": "2.5"}, r"\bn\b.*whole number"),
+    ("clt-n-huge", "clt-graph", {"clt-n": 10**9}, r"n must be at most 10000 on this page"),
     ("clt-start-unknown", "clt-graph", {"clt-start": "cauchy"}, r"start distribution|cauchy"),
     ("surface-var-text", "surf-graph", {"surf-var1": "big"}, r"must be a number, got 'big'"),
 ]
@@ -1210,6 +1211,17 @@ STRUCTURAL_CASES = [
 @pytest.mark.parametrize(
     "mutate", [c[1] for c in STRUCTURAL_CASES], ids=[c[0] for c in STRUCTURAL_CASES]
 )
+def test_explorer_deeply_nested_body_is_400(explorer_app: Any):
+    """A body nested deeper than the JSON parser's recursion limit is refused with 400 (it
+    used to escape the guard as a RecursionError: a 500)."""
+    deep = "[" * 100_000 + "]" * 100_000
+    response = explorer_app.server.test_client().post(
+        "/_dash-update-component", data=deep, content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert "malformed callback request" in response.get_json()["error"]
+
+
 def test_explorer_structurally_invalid_request_is_400(
     explorer_app: Any, callback_body: Any, mutate: Callable[[dict[str, Any]], Any]
 ):
