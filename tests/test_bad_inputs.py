@@ -1208,9 +1208,6 @@ STRUCTURAL_CASES = [
 ]
 
 
-@pytest.mark.parametrize(
-    "mutate", [c[1] for c in STRUCTURAL_CASES], ids=[c[0] for c in STRUCTURAL_CASES]
-)
 def test_explorer_deeply_nested_body_is_400(explorer_app: Any):
     """A body nested deeper than the JSON parser's recursion limit is refused with 400 (it
     used to escape the guard as a RecursionError: a 500)."""
@@ -1222,6 +1219,9 @@ def test_explorer_deeply_nested_body_is_400(explorer_app: Any):
     assert "malformed callback request" in response.get_json()["error"]
 
 
+@pytest.mark.parametrize(
+    "mutate", [c[1] for c in STRUCTURAL_CASES], ids=[c[0] for c in STRUCTURAL_CASES]
+)
 def test_explorer_structurally_invalid_request_is_400(
     explorer_app: Any, callback_body: Any, mutate: Callable[[dict[str, Any]], Any]
 ):
