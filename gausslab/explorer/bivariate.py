@@ -60,8 +60,12 @@ def from_values(names: tuple[str, ...], values: tuple[object, ...]) -> Gaussian:
 def bivariate(mu1: float, mu2: float, var1: float, var2: float, rho: float) -> Gaussian:
     """N(mu, Sigma) with Sigma = [[var1, rho s1 s2], [rho s1 s2, var2]].
 
-    Non-positive variances or |rho| >= 1 are left for ``Gaussian`` to reject.
+    A non-positive variance is refused here, naming its control (rho s1 s2 would be NaN);
+    |rho| >= 1 is left for ``Gaussian`` to reject.
     """
+    for name, variance in (("var1", var1), ("var2", var2)):
+        if not variance > 0:
+            raise ValueError(f"{PARAMETERS[name][0]} must be positive, got {variance:g}")
     covariance = torch.tensor([[var1, 0.0], [0.0, var2]], dtype=DTYPE)
     cross = rho * torch.tensor(var1 * var2, dtype=DTYPE).sqrt()
     covariance[0, 1] = covariance[1, 0] = cross
