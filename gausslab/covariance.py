@@ -50,6 +50,18 @@ def _needs_grad(*tensors: Tensor) -> bool:
     return torch.is_grad_enabled() and any(t.requires_grad for t in tensors)
 
 
+def sum_squares(v: Tensor) -> Tensor:
+    """sum_i v_i^2 over the last dim.
+
+    Without autograd, |v|_2^2 by ``vector_norm`` (one fused pass, about 2x faster than
+    ``vecdot`` on large CPU tensors); with autograd, ``vecdot``, whose derivatives stay exact
+    at v = 0 to every order (the norm's second derivative there is masked to zero).
+    """
+    if _needs_grad(v):
+        return torch.linalg.vecdot(v, v)
+    return torch.linalg.vector_norm(v, dim=-1).square()
+
+
 class Covariance(ABC):
     """A positive-definite covariance over `event_shape`, with batch dims in front."""
 
@@ -187,7 +199,7 @@ class Isotropic(_Elementwise):
 
     def mahalanobis_sq(self, x: Tensor, *, overwrite_x: bool = False) -> Tensor:
         flat = _event_flat(x, self.event_ndims)
-        return torch.linalg.vecdot(flat, flat) / self.std.square()
+        return sum_squares(flat) / self.std.square()
 
     def log_det(self) -> Tensor:
         return 2 * self.dim * self.std.log()
@@ -251,7 +263,7 @@ class Diagonal(_Elementwise):
         else:
             z = x * self._inv_scale
         flat = _event_flat(z, self.event_ndims)
-        return torch.linalg.vecdot(flat, flat)
+        return sum_squares(flat)
 
     @cached_property
     def _log_det(self) -> Tensor:
@@ -429,7 +441,7 @@ class Dense(Covariance):
 
     def mahalanobis_sq(self, x: Tensor, *, overwrite_x: bool = False) -> Tensor:
         z = self.whiten(x)
-        return torch.linalg.vecdot(z, z)
+        return sum_squares(z)
 
     def log_det(self) -> Tensor:
         return 2 * self._scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)

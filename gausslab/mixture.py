@@ -34,7 +34,7 @@ from gausslab._validation import (
     check_value_shape,
     describe,
 )
-from gausslab.covariance import Dense, Diagonal, Isotropic
+from gausslab.covariance import Dense, Diagonal, Isotropic, sum_squares
 from gausslab.gaussian import Gaussian
 
 __all__ = ["GaussianMixture"]
@@ -290,7 +290,7 @@ class GaussianMixture(Distribution):
         covariance = self.components.covariance
         if isinstance(covariance, Dense):
             whitened = covariance.whiten(x.unsqueeze(-2) - self.components.loc)
-            log_joint = self._log_joint(torch.linalg.vecdot(whitened, whitened))
+            log_joint = self._log_joint(sum_squares(whitened))
             pulls = covariance.whiten_transpose(whitened)
             score = -(log_joint.softmax(-1).unsqueeze(-1) * pulls).sum(-2)
             return self._refuse_nan(score)
