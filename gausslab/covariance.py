@@ -440,8 +440,14 @@ class Dense(Covariance):
         return _rowwise(self._scale_tril, z, _mul_rows)
 
     def mahalanobis_sq(self, x: Tensor, *, overwrite_x: bool = False) -> Tensor:
-        z = self.whiten(x)
-        return sum_squares(z)
+        in_place = overwrite_x and not self.batch_shape and x.is_contiguous()
+        if in_place and not _needs_grad(x, self._scale_tril):
+            rows = x.view(-1, self.dim)  # solve into x's own buffer: no second allocation
+            torch.linalg.solve_triangular(
+                self._scale_tril.mT, rows, upper=True, left=False, out=rows
+            )
+            return sum_squares(x)
+        return sum_squares(self.whiten(x))
 
     def log_det(self) -> Tensor:
         return 2 * self._scale_tril.diagonal(dim1=-2, dim2=-1).log().sum(-1)
