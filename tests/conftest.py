@@ -30,6 +30,10 @@ settings.register_profile("ci", max_examples=100, **_COMMON)
 settings.register_profile("dev", max_examples=10, **_COMMON)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
+# One intra-op thread per test process: `pytest -n 2` then fills two cores without the
+# oversubscription that makes small-tensor tests wait on descheduled threads.
+torch.set_num_threads(1)
+
 
 def _dash_id(component_id: Any) -> str:
     """The string Dash uses for a component id (dict ids as sorted, compact JSON)."""
