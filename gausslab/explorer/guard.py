@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Any
 
 from dash import Dash
-from dash._utils import split_callback_id
 from flask import request
 
 DISPATCH_SUFFIX = "_dash-update-component"
@@ -38,10 +37,9 @@ def malformed_reason(app: Dash, body: Any) -> str | None:
     callback = app.callback_map.get(output) if isinstance(output, str) else None
     if callback is None:
         return "'output' must name one of this app's callbacks"
-    expected_outputs = split_callback_id(output)
     outputs = body.get("outputs")
-    if isinstance(expected_outputs, list):
-        if not _props_match(outputs, expected_outputs):
+    if output.startswith(".."):  # several outputs: "..a.prop...b.prop.."
+        if not _props_match(outputs, output[2:-2].split("...")):
             return "'outputs' does not match the callback's outputs"
     elif not _is_prop(outputs):
         return "'outputs' must describe the callback's output"

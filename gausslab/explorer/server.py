@@ -63,7 +63,7 @@ def create_app() -> Dash:
         [dcc.Location(id="url"), _header(), html.Main(id="page-content")], className="app"
     )
     app.validation_layout = html.Div(
-        [app.layout, landing.layout(), *(page.layout() for page in PAGES)]
+        [app.layout, landing.layout(PAGES), *(page.layout() for page in PAGES)]
     )
     routes = {page.path: page for page in PAGES}
 
@@ -71,7 +71,7 @@ def create_app() -> Dash:
     def route(pathname: object) -> Component:
         path = app.strip_relative_path(pathname if isinstance(pathname, str) else "/") or ""
         if path == "":
-            return landing.layout()
+            return landing.layout(PAGES)
         page = routes.get(path)
         return page.layout() if page else _not_found(path)
 

@@ -86,3 +86,32 @@ def test_router_survives_a_non_string_path(explorer_url):
         "changedPropIds": ["url.pathname"],
     }
     assert _post(explorer_url, json.dumps(body).encode()) == 200
+
+
+@pytest.mark.parametrize("sigma", [{"a": 1}, [1, 2], None, True, "1e999"])
+def test_garbage_values_in_a_well_formed_post_become_an_alert(explorer_url, sigma):
+    outputs = [
+        {"id": "uni-graph", "property": "figure"},
+        *({"id": f"uni-{name}", "property": "children"} for name in ("area", "peak", "bands")),
+        {"id": "uni-alert", "property": "children"},
+    ]
+    body = {
+        "output": "..uni-graph.figure...uni-area.children...uni-peak.children"
+        "...uni-bands.children...uni-alert.children..",
+        "outputs": outputs,
+        "inputs": [
+            {"id": {"ctl": "uni-mu", "role": "text"}, "property": "value", "value": "0"},
+            {"id": {"ctl": "uni-sigma", "role": "text"}, "property": "value", "value": sigma},
+            {"id": "uni-view", "property": "value", "value": "density"},
+        ],
+        "changedPropIds": [],
+    }
+    request = urllib.request.Request(
+        explorer_url + "_dash-update-component",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request) as response:
+        reply = json.load(response)["response"]
+    assert "σ must be" in reply["uni-alert"]["children"]["props"]["children"]
+    assert "uni-graph" not in reply  # the last good figure stays

@@ -34,6 +34,7 @@ SCHEDULES = {
     "scaled_linear": "scaled linear",
     "sigmoid": "sigmoid",
 }
+START_CHOICES = {"noise": "N(0, 1)", "exact": "exact q(x_T)"}
 DATA_INPUTS = [
     Input("diff-weights", "value"),
     Input("diff-means", "value"),
@@ -66,7 +67,7 @@ def layout() -> html.Div:
             choice(
                 "diff-start",
                 "x_T drawn from",
-                {"noise": "N(0, 1)", "exact": "exact q(x_T)"},
+                START_CHOICES,
                 "noise",
             ),
             alert_area("diff-reverse-alert"),
@@ -206,6 +207,8 @@ def register(app: Dash) -> None:
         sampler, steps_text, start = values[5:]
         steps = parse_int(steps_text, "sampling steps")
         T = diffusion.schedule.T
+        if start not in START_CHOICES:
+            raise ValueError(f"x_T must be drawn from one of {list(START_CHOICES)}, got {start!r}")
         if start == "exact":
             x_T = torch.as_tensor(
                 fixed_samples(diffusion.marginal(data, T), REVERSE_SAMPLES, seed=1)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dash import dcc, html
 
+from gausslab.explorer.registry import Page
 
-def layout() -> html.Div:
-    """The list of pages; hrefs are relative so the app works under any URL prefix."""
-    from gausslab.explorer.pages import PAGES
 
+def layout(pages: Sequence[Page]) -> html.Div:
+    """The list of ``pages``; hrefs are relative so the app works under any URL prefix."""
     return html.Div(
         className="page",
         children=[
@@ -23,7 +25,7 @@ def layout() -> html.Div:
                 id="page-list",
                 children=[
                     html.Li([dcc.Link(page.title, href=page.path), html.Div(page.summary)])
-                    for page in PAGES
+                    for page in pages
                 ],
             ),
         ],

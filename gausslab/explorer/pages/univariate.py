@@ -145,7 +145,7 @@ def register(app: Dash) -> None:
 PAGE = Page(
     path="univariate",
     title="Univariate PDF",
-    summary="Move mu and sigma and watch the bell curve shift and stretch while its area "
+    summary="Move μ and σ and watch the bell curve shift and stretch while its area "
     "stays exactly 1.",
     graph="uni-graph",
     layout=layout,
