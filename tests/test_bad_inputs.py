@@ -1132,6 +1132,25 @@ EXPLORER_CASES = [
         r"σ must be a number, got nothing",
     ),
     ("univariate-mu-nan", "uni-graph", {"uni-mu": "nan"}, r"μ must be a finite number"),
+    (
+        "univariate-sigma-overflows-the-plot",
+        "uni-graph",
+        {"uni-sigma": 1e308},
+        r"σ = 1e\+308 with μ = 0 cannot be drawn in double precision",
+    ),
+    (
+        "univariate-mu-very-long-text",
+        "uni-graph",
+        {"uni-mu": "x" * 100_000},
+        r"^μ must be a number, got 'x{38}…$",
+    ),
+    ("diffusion-T-huge", "diff-graph", {"diff-T": 10**9}, r"T must be between 2 and 2000"),
+    (
+        "diffusion-schedule-not-offered",
+        "diff-graph",
+        {"diff-schedule": "__init__"},
+        r"schedule must be one of \['linear', 'cosine', 'scaled_linear', 'sigmoid'\]",
+    ),
     ("univariate-mu-huge", "uni-graph", {"uni-mu": "1e400"}, r"μ must be a finite number"),
     ("univariate-mu-bool", "uni-graph", {"uni-mu": True}, r"μ must be a number, got True"),
     ("univariate-mu-list", "uni-graph", {"uni-mu": [1, 2]}, r"μ must be a number"),
@@ -1141,7 +1160,12 @@ EXPLORER_CASES = [
         {"uni-view": "3d"},
         r"view must be 'density' or 'log', got '3d'",
     ),
-    ("contours-rho-one", "cont-graph", {"cont-rho": 1.0}, r"must be positive definite"),
+    (
+        "contours-rho-one",
+        "cont-graph",
+        {"cont-rho": 1.0},
+        r"Correlation ρ must lie strictly between -1 and 1, got 1",
+    ),
     (
         "contours-var-negative",
         "cont-graph",
@@ -1152,7 +1176,7 @@ EXPLORER_CASES = [
         "conditioning-rho-above-one",
         "cond-graph",
         {"cond-rho": 1.5},
-        r"positive definite, but its smallest eigenvalue is -0.5",
+        r"Correlation ρ must lie strictly between -1 and 1, got 1.5",
     ),
     (
         "divergences-q-var-zero",

@@ -128,7 +128,10 @@ def _probes(build: Any, rng: random.Random) -> list[Probe]:
     ]
     bad_makers += [
         lambda: (build("clt-graph", {"clt-n": 10**12}), r"n must be at most"),
-        lambda: (build("cond-graph", {"cond-rho": 7}), r"must be positive definite"),
+        lambda: (
+            build("cond-graph", {"cond-rho": 7}),
+            r"Correlation ρ must lie strictly between -1 and 1",
+        ),
         lambda: (build("div-graph", {"div-p-var1": -3}), r"Variance σ₁² must be positive, got -3"),
     ]
 

@@ -60,12 +60,14 @@ def from_values(names: tuple[str, ...], values: tuple[object, ...]) -> Gaussian:
 def bivariate(mu1: float, mu2: float, var1: float, var2: float, rho: float) -> Gaussian:
     """N(mu, Sigma) with Sigma = [[var1, rho s1 s2], [rho s1 s2, var2]].
 
-    A non-positive variance is refused here, naming its control (rho s1 s2 would be NaN);
-    |rho| >= 1 is left for ``Gaussian`` to reject.
+    A non-positive variance or |rho| >= 1 is refused here, naming its control (Gaussian's
+    own message would speak of the covariance matrix, not of the slider that broke it).
     """
     for name, variance in (("var1", var1), ("var2", var2)):
         if not variance > 0:
             raise ValueError(f"{PARAMETERS[name][0]} must be positive, got {variance:g}")
+    if not -1 < rho < 1:
+        raise ValueError(f"{PARAMETERS['rho'][0]} must lie strictly between -1 and 1, got {rho:g}")
     covariance = torch.tensor([[var1, 0.0], [0.0, var2]], dtype=DTYPE)
     cross = rho * torch.tensor(var1 * var2, dtype=DTYPE).sqrt()
     covariance[0, 1] = covariance[1, 0] = cross

@@ -23,20 +23,26 @@ log = logging.getLogger(__name__)
 INPUT_ERRORS = (ValueError, TypeError, ArithmeticError)
 
 
+def shown(value: Any, limit: int = 40) -> str:
+    """repr(value) cut to `limit` characters, so a hostile input is not echoed whole."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"
+
+
 def parse_number(value: Any, name: str) -> float:
     """The finite float a control holds; a ValueError naming ``name`` otherwise.
 
     Range checks (sigma > 0, |rho| < 1, ...) are the library's job, not this function's.
     """
     if isinstance(value, bool):
-        raise ValueError(f"{name} must be a number, got {value!r}")
+        raise ValueError(f"{name} must be a number, got {shown(value)}")
     try:
         number = float(value)
     except (TypeError, ValueError):
-        shown = "nothing" if value in (None, "") else repr(value)
-        raise ValueError(f"{name} must be a number, got {shown}") from None
+        received = "nothing" if value in (None, "") else shown(value)
+        raise ValueError(f"{name} must be a number, got {received}") from None
     if not math.isfinite(number):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
+        raise ValueError(f"{name} must be a finite number, got {shown(value)}")
     return number
 
 
@@ -44,14 +50,14 @@ def parse_int(value: Any, name: str) -> int:
     """The integer a control holds; a ValueError naming ``name`` otherwise."""
     number = parse_number(value, name)
     if number != int(number):
-        raise ValueError(f"{name} must be a whole number, got {value!r}")
+        raise ValueError(f"{name} must be a whole number, got {shown(value)}")
     return int(number)
 
 
 def parse_numbers(value: Any, name: str) -> list[float]:
     """The finite floats of a comma-separated list such as "0.3, 0.7"."""
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{name} must be a comma-separated list of numbers, got {value!r}")
+        raise ValueError(f"{name} must be a comma-separated list of numbers, got {shown(value)}")
     return [parse_number(item.strip(), f"each of {name}") for item in value.split(",")]
 
 

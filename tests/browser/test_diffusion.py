@@ -1,5 +1,6 @@
 """Diffusion page: the plotted density of x_t is the mixture with components
-N(√ᾱ_t μ_k, ᾱ_t s_k² + 1 − ᾱ_t) (ᾱ computed here from the DDPM linear schedule), the
+N(√ᾱ_t μ_k, ᾱ_t s_k² + 1 − ᾱ_t) (ᾱ computed here from the DDPM linear schedule with its
+beta range rescaled by 1000 / T, improved-diffusion's convention), the
 t slider follows T, reverse sampling with the optimal denoiser recovers the data law, and
 invalid data, T or steps are reported."""
 
@@ -26,7 +27,8 @@ WEIGHTS, MEANS, STDS = np.array([0.3, 0.7]), np.array([-2.0, 1.5]), np.array([0.
 
 
 def _alpha_bar(T: int, t: int) -> float:
-    betas = np.linspace(1e-4, 0.02, T)  # DDPM linear schedule, beta_1..beta_T
+    scale = 1000 / T  # DDPM linear schedule, beta_1..beta_T, rescaled as improved-diffusion
+    betas = np.linspace(1e-4 * scale, min(0.02 * scale, 0.999), T)
     return float(np.prod(1 - betas[:t]))
 
 

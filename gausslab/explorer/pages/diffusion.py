@@ -8,7 +8,7 @@ from dash import Dash, Input, Output, html
 
 from gausslab import GaussianMixture
 from gausslab.diffusion import Diffusion, Schedule
-from gausslab.explorer.callbacks import page_callback, parse_int, parse_numbers
+from gausslab.explorer.callbacks import page_callback, parse_int, parse_numbers, shown
 from gausslab.explorer.controls import (
     alert_area,
     choice,
@@ -34,6 +34,14 @@ SCHEDULES = {
     "scaled_linear": "scaled linear",
     "sigmoid": "sigmoid",
 }
+# (beta_start, beta_end) of each beta schedule at T = 1000 (DDPM; Stable Diffusion)
+BETA_RANGES = {
+    "linear": (1e-4, 0.02),
+    "scaled_linear": (0.00085, 0.012),
+    "sigmoid": (1e-4, 0.02),
+}
+MAX_BETA = 0.999
+MIN_T, MAX_T = 2, 2000
 START_CHOICES = {"noise": "N(0, 1)", "exact": "exact q(x_T)"}
 DATA_INPUTS = [
     Input("diff-weights", "value"),
@@ -103,10 +111,22 @@ def _process(
         torch.tensor(parse_numbers(means, "means"), dtype=DTYPE),
         torch.tensor(parse_numbers(stds, "standard deviations"), dtype=DTYPE),
     )
-    if schedule not in SCHEDULES:
-        raise ValueError(f"schedule must be one of {list(SCHEDULES)}, got {schedule!r}")
     T = parse_int(steps_text, "T")
-    return data, Diffusion(getattr(Schedule, str(schedule))(T))
+    return data, Diffusion(schedule_for(schedule, T))
+
+
+def schedule_for(name: object, T: int) -> Schedule:
+    """The named schedule with T steps. Beta ranges are rescaled by 1000 / T (as
+    improved-diffusion does), so that every T ends near pure noise like T = 1000 does."""
+    if name not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {list(SCHEDULES)}, got {shown(name)}")
+    if not MIN_T <= T <= MAX_T:
+        raise ValueError(f"T must be between {MIN_T} and {MAX_T}, got {T}")
+    if name == "cosine":
+        return Schedule.cosine(T)
+    start, end = BETA_RANGES[str(name)]
+    scale = 1000 / T
+    return getattr(Schedule, str(name))(T, start * scale, min(end * scale, MAX_BETA))
 
 
 def _grid(data: GaussianMixture) -> torch.Tensor:

@@ -127,9 +127,14 @@ def register(app: Dash) -> None:
         if view not in ("density", "log"):
             raise ValueError(f"view must be 'density' or 'log', got {view!r}")
         g = Gaussian.univariate(torch.tensor(mu, dtype=torch.float64), sigma)
-        x = torch.linspace(
-            mu - HALF_WIDTH * sigma, mu + HALF_WIDTH * sigma, GRID_POINTS, dtype=torch.float64
-        )
+        low, high = mu - HALF_WIDTH * sigma, mu + HALF_WIDTH * sigma
+        peak_formula = 1 / (sigma * math.sqrt(2 * math.pi))
+        if not all(math.isfinite(v) for v in (low, high, peak_formula)) or low == high:
+            raise ValueError(
+                f"σ = {sigma:g} with μ = {mu:g} cannot be drawn in double precision: "
+                "choose σ between 1e-100 and 1e100"
+            )
+        x = torch.linspace(low, high, GRID_POINTS, dtype=torch.float64)
         log_p = g.log_prob(x)
         area = float(torch.trapezoid(log_p.exp(), x))
         peak = float(log_p.max().exp())
@@ -137,7 +142,7 @@ def register(app: Dash) -> None:
         return (
             _figure(x, log_p, mu, sigma, str(view)),
             f"{area:.4f}",
-            f"{peak:.4f} (formula: {1 / (sigma * math.sqrt(2 * math.pi)):.4f})",
+            f"{peak:.4f} (formula: {peak_formula:.4f})",
             ", ".join(f"{p:.2%}" for p in inside),
         )
 
