@@ -50,8 +50,13 @@ def explore(
     ] = False,
 ) -> None:
     """Serve the interactive explorer in your browser."""
-    from gausslab.explorer.server import serve
-
+    try:
+        from gausslab.explorer.server import serve
+    except ModuleNotFoundError as error:  # dash/plotly come with the "explorer" extra
+        typer.echo(
+            f"gausslab explore needs {error.name!r}: pip install 'gausslab[explorer]'", err=True
+        )
+        raise typer.Exit(2) from None
     serve(host=host, port=port, open_browser=not no_browser)
 
 

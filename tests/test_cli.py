@@ -27,3 +27,16 @@ def test_help_lists_every_command():
     assert result.returncode == 0
     for command in ("explore", "verify", "figures", "bench"):
         assert command in result.stdout
+
+
+def test_explore_without_the_explorer_extra_says_what_to_install(monkeypatch):
+    """With dash missing, `gausslab explore` exits 2 naming the extra, not a traceback."""
+    from typer.testing import CliRunner
+
+    from gausslab.cli import app
+
+    monkeypatch.setitem(sys.modules, "dash", None)  # importing dash now fails
+    monkeypatch.delitem(sys.modules, "gausslab.explorer.server", raising=False)
+    result = CliRunner().invoke(app, ["explore", "--no-browser"])
+    assert result.exit_code == 2
+    assert "pip install 'gausslab[explorer]'" in result.output
