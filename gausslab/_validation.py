@@ -125,9 +125,12 @@ def as_operand(value: Any, name: str, like: Tensor) -> Tensor:
 def check_indices(idx: Any, size: int, name: str = "idx", *, allow_all: bool = True) -> list[int]:
     """Distinct coordinates of a vector of length `size`, as a list of ints in [0, size).
 
-    `idx` is a sequence of ints or a 1-dim integer tensor; negative entries count from the
-    end. It must not be empty, and with allow_all=False it must leave a coordinate out.
+    `idx` is an int, a sequence of ints or a 1-dim integer tensor; negative entries count
+    from the end. It must not be empty, and with allow_all=False it must leave a coordinate
+    out.
     """
+    if isinstance(idx, int) and not isinstance(idx, bool):
+        idx = [idx]
     if isinstance(idx, Tensor):
         if idx.dim() != 1 or idx.is_floating_point() or idx.dtype == torch.bool:
             raise TypeError(
@@ -141,7 +144,8 @@ def check_indices(idx: Any, size: int, name: str = "idx", *, allow_all: bool = T
             raise TypeError(f"{name} must hold ints, got {idx!r}")
     else:
         raise TypeError(
-            f"{name} must be a sequence of ints or a 1-dim integer tensor, got {type(idx).__name__}"
+            f"{name} must be an int, a sequence of ints or a 1-dim integer tensor, "
+            f"got {type(idx).__name__}"
         )
     if not entries:
         raise ValueError(f"{name} must name at least one coordinate, got an empty index")

@@ -118,7 +118,7 @@ class GaussianMixture(Distribution):
         """A mixture of K scalar Gaussians: p(x) = sum_k w_k N(x; means_k, stds_k^2).
 
         ``weights_or_logits``, ``means`` and ``stds`` have shape (..., K). They are weights
-        (non-negative, summing to 1 over the last dim) unless ``logits=True``.
+        (positive, summing to 1 over the last dim) unless ``logits=True``.
         """
         means = as_float_tensor(means, "means")
         if means.dim() == 0:
@@ -487,14 +487,16 @@ class GaussianMixture(Distribution):
 
 def _log_weights(weights_or_logits: Any, are_logits: bool, like: Tensor) -> Tensor:
     """Log weights from logits (any finite values) or from weights (non-negative, summing
-    to 1 over the last dim within a relative 1e-4)."""
+    to 1 over the last dim within a relative 1e-4; a zero weight is refused here, by name,
+    since its log would be -inf)."""
     name = "logits" if are_logits else "weights"
     values = as_operand(weights_or_logits, name, like=like)
     if are_logits:
         return values
-    if bool((values < 0).any()):
+    if not bool((values > 0).all()):
         raise ValueError(
-            f"weights must be non-negative, got a smallest entry of {values.min().item():.6g} "
+            f"weights must be strictly positive (drop a component instead of giving it "
+            f"weight 0), got a smallest entry of {values.min().item():.6g} "
             f"({describe(values)}); pass logits=True for unnormalized log weights"
         )
     if values.dim() == 0:

@@ -510,3 +510,18 @@ def test_wrong_kinds_raise_type_error():
         G3.convolve(torch.zeros(3))
     with pytest.raises(TypeError, match="idx"):
         G3.marginal(torch.tensor([0.0]))
+
+
+def test_a_single_int_index_means_that_one_coordinate():
+    """condition(1, v) and marginal(0) equal their one-element-list forms."""
+    g = Gaussian(
+        torch.zeros(2, dtype=torch.float64), torch.tensor([[1.0, 0.7], [0.7, 1.0]]).double()
+    )
+    value = torch.tensor([1.5], dtype=torch.float64)
+    torch.testing.assert_close(
+        g.condition(1, value).mean, torch.tensor([1.05], dtype=torch.float64)
+    )
+    torch.testing.assert_close(
+        g.condition(1, value).variance, torch.tensor([0.51], dtype=torch.float64)
+    )
+    torch.testing.assert_close(g.marginal(0).covariance_matrix, g.marginal([0]).covariance_matrix)

@@ -390,10 +390,10 @@ CASES = [
     ),
     C("marginal-bool-index", lambda: G.marginal([True]), TypeError, r"idx must hold ints"),
     C(
-        "marginal-int-index",
-        lambda: G.marginal(0),
+        "marginal-float-index",
+        lambda: G.marginal(0.5),
         TypeError,
-        r"idx must be a sequence of ints or a 1-dim integer tensor, got int",
+        r"idx must be an int, a sequence of ints or a 1-dim integer tensor, got float",
     ),
     C(
         "marginal-image-event",
@@ -521,7 +521,7 @@ CASES = [
         "mixture-weights-negative",
         lambda: GaussianMixture.univariate([1.5, -0.5], [0.0, 1.0], [1.0, 1.0]),
         ValueError,
-        r"weights must be non-negative, got a smallest entry of -0.5",
+        r"weights must be strictly positive .*got a smallest entry of -0.5",
     ),
     C(
         "mixture-weights-not-normalized",

@@ -571,7 +571,7 @@ def test_components_must_be_a_batched_gaussian():
 def test_weights_must_be_a_distribution():
     """Negative weights and weights whose sum is far from 1 are refused, naming weights."""
     means, stds = torch.zeros(2), torch.ones(2)
-    with pytest.raises(ValueError, match=r"weights must be non-negative.*-0.5"):
+    with pytest.raises(ValueError, match=r"weights must be strictly positive.*-0.5"):
         GaussianMixture.univariate(torch.tensor([1.5, -0.5]), means, stds)
     with pytest.raises(ValueError, match=r"weights must sum to 1.*0.2"):
         GaussianMixture.univariate(torch.tensor([0.5, 0.7]), means, stds)
@@ -622,3 +622,11 @@ def test_value_of_the_wrong_event_shape_is_refused():
         mixture.condition([0], torch.zeros(2, dtype=F64))
     with pytest.raises(ValueError, match="other must have the mixture's event shape"):
         mixture.convolve(Gaussian.isotropic(torch.zeros(2, dtype=F64), 1.0))
+
+
+def test_a_zero_weight_is_refused_by_name():
+    """A weight of 0 (log weight -inf) is reported as a bad weight, not as a bad logit."""
+    with pytest.raises(
+        ValueError, match=r"weights must be strictly positive.*got a smallest entry of 0"
+    ):
+        GaussianMixture.univariate([0.0, 1.0], [0.0, 1.0], [1.0, 1.0])
