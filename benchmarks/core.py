@@ -223,33 +223,19 @@ def scaling_workloads(device: torch.device, quick: bool) -> list[Workload]:
     sizes = (8, 16) if quick else (100, 1_000, 10_000, 100_000)
     fixed_n = 16 if quick else 1_000
     fixed_d = 8 if quick else 256
+    points = [("vs d", d, fixed_n) for d in dims] + [("vs N", fixed_d, n) for n in sizes]
     items: list[Workload] = []
-    for d in dims:
-        for name, build in (
-            ("diagonal log_prob", functools.partial(_structured_log_prob, "diagonal", (d,))),
-            ("dense log_prob", functools.partial(_dense_log_prob, d)),
+    for axis, d, n in points:
+        for name, build, dtype in (
+            ("diagonal log_prob", functools.partial(_structured_log_prob, "diagonal", (d,)), F32),
+            ("dense log_prob", functools.partial(_dense_log_prob, d), F64),
         ):
-            dtype = F32 if name.startswith("diagonal") else F64
             items.append(
                 Workload(
-                    f"{name} vs d",
-                    f"d={d} N={fixed_n} {_fmt(dtype)}",
-                    functools.partial(build, fixed_n, dtype, device),
-                    params={"d": d, "N": fixed_n},
-                )
-            )
-    for n in sizes:
-        for name, build in (
-            ("diagonal log_prob", functools.partial(_structured_log_prob, "diagonal", (fixed_d,))),
-            ("dense log_prob", functools.partial(_dense_log_prob, fixed_d)),
-        ):
-            dtype = F32 if name.startswith("diagonal") else F64
-            items.append(
-                Workload(
-                    f"{name} vs N",
-                    f"d={fixed_d} N={n} {_fmt(dtype)}",
+                    f"{name} {axis}",
+                    f"d={d} N={n} {_fmt(dtype)}",
                     functools.partial(build, n, dtype, device),
-                    params={"d": fixed_d, "N": n},
+                    params={"d": d, "N": n},
                 )
             )
     return items
