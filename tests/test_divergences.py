@@ -59,6 +59,19 @@ def w2_reference(mu_p, s_p, mu_q, s_q) -> float:
     return math.sqrt(max(squared, 0.0))
 
 
+def assert_each_member_matches(value, reference, p, q, *, rel):
+    """value[i] equals reference(mu_p, S_p, mu_q, S_q) of batch member i, for each i."""
+    assert value.shape == p.batch_shape
+    for i in range(p.batch_shape[0]):
+        expected = reference(
+            p.mean[i].numpy(),
+            p.covariance_matrix[i].numpy(),
+            q.mean[i].numpy(),
+            q.covariance_matrix[i].numpy(),
+        )
+        assert value[i].item() == pytest.approx(expected, rel=rel)
+
+
 # ------------------------------------------------------------------------------ KL
 @pytest.mark.parametrize("structure_q", STRUCTURES)
 @pytest.mark.parametrize("structure_p", STRUCTURES)
@@ -66,16 +79,7 @@ def test_kl_every_structure_pair_matches_the_dense_formula(structure_p, structur
     """KL(p || q) for each of the 9 structure pairs, batched, equals the float64 numpy
     formula 1/2 [tr(S_q^-1 S_p) + m^T S_q^-1 m - d + log|S_q| - log|S_p|] per batch member."""
     p, q = make(structure_p, 4, 1, 3), make(structure_q, 4, 2, 3)
-    kl = gausslab.kl_divergence(p, q)
-    assert kl.shape == (3,)
-    for i in range(3):
-        expected = kl_reference(
-            p.mean[i].numpy(),
-            p.covariance_matrix[i].numpy(),
-            q.mean[i].numpy(),
-            q.covariance_matrix[i].numpy(),
-        )
-        assert kl[i].item() == pytest.approx(expected, rel=1e-12)
+    assert_each_member_matches(gausslab.kl_divergence(p, q), kl_reference, p, q, rel=1e-12)
 
 
 @pytest.mark.parametrize(("dtype", "rtol"), [(F64, 1e-12), (torch.float32, 1e-5)])
@@ -239,16 +243,7 @@ def test_w2_every_structure_pair_matches_sqrtm_route(structure_p, structure_q):
     """W2 (not squared) for each structure pair equals the formula evaluated with
     scipy.linalg.sqrtm: |m|^2 + tr(S_p + S_q - 2 (S_p^1/2 S_q S_p^1/2)^1/2)."""
     p, q = make(structure_p, 4, 3, 2), make(structure_q, 4, 4, 2)
-    w2 = gausslab.wasserstein2(p, q)
-    assert w2.shape == (2,)
-    for i in range(2):
-        expected = w2_reference(
-            p.mean[i].numpy(),
-            p.covariance_matrix[i].numpy(),
-            q.mean[i].numpy(),
-            q.covariance_matrix[i].numpy(),
-        )
-        assert w2[i].item() == pytest.approx(expected, rel=1e-10)
+    assert_each_member_matches(gausslab.wasserstein2(p, q), w2_reference, p, q, rel=1e-10)
 
 
 @SETTINGS
