@@ -37,7 +37,7 @@ from gausslab._validation import (
 from gausslab.covariance import Dense, Diagonal, Isotropic, sum_squares
 from gausslab.gaussian import Gaussian
 
-__all__ = ["GaussianMixture"]
+__all__ = ["GaussianMixture", "log_weights"]
 
 _WEIGHT_SUM_TOLERANCE = 1e-4
 
@@ -46,9 +46,13 @@ class GaussianMixture(Distribution):
     """p(x) = sum_k w_k N(x; mu_k, Sigma_k) with w = softmax(logits).
 
     ``components`` is a ``Gaussian`` of batch shape (..., K): its rightmost batch dimension
-    indexes the K components. ``logits`` has shape (..., K); its leading dims broadcast with
-    ``components.batch_shape[:-1]``. The mixture's batch_shape is that broadcast shape and its
-    event_shape is ``components.event_shape``. Logits are stored normalized (log weights).
+    indexes the K components. The weights are given as ``logits`` (unnormalized log weights,
+    positional, as torch's ``Categorical``) or as ``weights=`` (probabilities summing to 1),
+    never both; neither means equal weights. They have shape (..., K); their leading dims
+    broadcast with ``components.batch_shape[:-1]``. The mixture's batch_shape is that
+    broadcast shape and its event_shape is ``components.event_shape``. Logits are stored
+    normalized (log weights). The same two names, ``weights`` and ``logits=``, mean the same
+    in ``univariate`` and ``isotropic`` (where ``weights`` comes first).
     """
 
     arg_constraints: ClassVar[dict[str, constraints.Constraint]] = {}
@@ -57,7 +61,12 @@ class GaussianMixture(Distribution):
     has_rsample = False
 
     def __init__(
-        self, logits: Any, components: Gaussian, *, validate_args: bool | None = None
+        self,
+        logits: Any = None,
+        components: Gaussian | None = None,
+        *,
+        weights: Any = None,
+        validate_args: bool | None = None,
     ) -> None:
         if not isinstance(components, Gaussian):
             raise TypeError(
@@ -70,13 +79,14 @@ class GaussianMixture(Distribution):
                 f"components), got batch_shape () and event_shape "
                 f"{tuple(components.event_shape)}"
             )
-        logits = as_operand(logits, "logits", like=components.loc)
         num_components = components.batch_shape[-1]
-        if logits.dim() == 0 or logits.shape[-1] != num_components:
+        logits = log_weights(weights, logits, like=components.loc, num_components=num_components)
+        if logits.shape[-1] != num_components:
+            name = "logits" if weights is None else "weights"
             raise ValueError(
-                f"logits must have shape (..., K) with K = {num_components} components (the "
+                f"{name} must have shape (..., K) with K = {num_components} components (the "
                 f"last batch dim of components, batch_shape {tuple(components.batch_shape)}), "
-                f"got logits of shape {tuple(logits.shape)}"
+                f"got {name} of shape {tuple(logits.shape)}"
             )
         batch_shape = broadcast_shapes(
             "the batch shapes of logits (without K) and components (without K)",
@@ -108,44 +118,51 @@ class GaussianMixture(Distribution):
     @classmethod
     def univariate(
         cls,
-        weights_or_logits: Any,
-        means: Any,
-        stds: Any,
+        weights: Any = None,
+        means: Any = None,
+        stds: Any = None,
         *,
-        logits: bool = False,
+        logits: Any = None,
         validate_args: bool | None = None,
     ) -> GaussianMixture:
         """A mixture of K scalar Gaussians: p(x) = sum_k w_k N(x; means_k, stds_k^2).
 
-        ``weights_or_logits``, ``means`` and ``stds`` have shape (..., K). They are weights
-        (positive, summing to 1 over the last dim) unless ``logits=True``.
+        ``means`` and ``stds`` have shape (..., K). The weights are either ``weights``
+        (positive, summing to 1 over the last dim) or ``logits=`` (unnormalized log weights,
+        w = softmax(logits)), never both; neither means equal weights 1/K.
         """
-        means = as_float_tensor(means, "means")
+        means = as_float_tensor(_required(means, "means"), "means")
         if means.dim() == 0:
             raise ValueError("means must have shape (..., K), one mean per component, got a scalar")
-        stds = as_operand(stds, "stds", like=means)
+        stds = as_operand(_required(stds, "stds"), "stds", like=means)
         check_positive(stds, "stds")
-        log_weights = _log_weights(weights_or_logits, logits, means)
         components = Gaussian.univariate(means, stds, validate_args=validate_args)
-        return cls(log_weights, components, validate_args=validate_args)
+        return cls(logits, components, weights=weights, validate_args=validate_args)
 
     @classmethod
     def isotropic(
-        cls, logits: Any, means: Any, stds: Any, *, validate_args: bool | None = None
+        cls,
+        weights: Any = None,
+        means: Any = None,
+        stds: Any = None,
+        *,
+        logits: Any = None,
+        validate_args: bool | None = None,
     ) -> GaussianMixture:
-        """p(x) = sum_k softmax(logits)_k N(x; means_k, stds_k^2 I).
+        """p(x) = sum_k w_k N(x; means_k, stds_k^2 I).
 
-        ``means`` has shape (K, *event_shape) (every dim after the first is the event),
-        ``stds`` shape (K,) and ``logits`` shape (K,).
+        ``means`` has shape (K, *event_shape) (every dim after the first is the event) and
+        ``stds`` shape (K,). The weights (shape (K,)) are ``weights`` or ``logits=`` exactly as
+        in ``univariate``.
         """
-        means = as_float_tensor(means, "means")
+        means = as_float_tensor(_required(means, "means"), "means")
         if means.dim() < 2:
             raise ValueError(
                 "means must have shape (K, *event_shape) with at least one event dim, got "
                 f"means of shape {tuple(means.shape)}; use GaussianMixture.univariate for "
                 "scalar events"
             )
-        stds = as_operand(stds, "stds", like=means)
+        stds = as_operand(_required(stds, "stds"), "stds", like=means)
         if tuple(stds.shape) != (means.shape[0],):
             raise ValueError(
                 f"stds must have shape (K,) = ({means.shape[0]},), one std per component, "
@@ -154,7 +171,7 @@ class GaussianMixture(Distribution):
         components = Gaussian.isotropic(
             means, stds, event_ndims=means.dim() - 1, validate_args=validate_args
         )
-        return cls(logits, components, validate_args=validate_args)
+        return cls(logits, components, weights=weights, validate_args=validate_args)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -485,29 +502,52 @@ class GaussianMixture(Distribution):
         )
 
 
-def _log_weights(weights_or_logits: Any, are_logits: bool, like: Tensor) -> Tensor:
-    """Log weights from logits (any finite values) or from weights (non-negative, summing
-    to 1 over the last dim within a relative 1e-4; a zero weight is refused here, by name,
-    since its log would be -inf)."""
-    name = "logits" if are_logits else "weights"
-    values = as_operand(weights_or_logits, name, like=like)
-    if are_logits:
+def log_weights(weights: Any, logits: Any, *, like: Tensor, num_components: int) -> Tensor:
+    """The (unnormalized) log weights of a mixture from exactly one of `weights` and `logits`.
+
+    The one naming rule of every mixture constructor: ``weights`` are probabilities (strictly
+    positive, summing to 1 over the last dim within a relative 1e-4; a zero weight is refused
+    by name, its log would be -inf), ``logits`` are unnormalized log weights (any finite
+    values, w = softmax(logits)). Both given is an error; neither means equal weights 1/K.
+    Values take like's dtype and device.
+    """
+    if isinstance(logits, bool):
+        raise TypeError(
+            f"logits must be a tensor of log weights, got the bool {logits!r}; pass the log "
+            "weights themselves as logits=..., or probabilities as weights"
+        )
+    if weights is not None and logits is not None:
+        raise ValueError(
+            "pass either weights (probabilities summing to 1) or logits (unnormalized log "
+            "weights), not both"
+        )
+    if weights is None and logits is None:
+        return like.new_zeros(num_components)
+    name = "weights" if logits is None else "logits"
+    values = as_operand(logits if logits is not None else weights, name, like=like)
+    if values.dim() == 0:
+        raise ValueError(f"{name} must have shape (..., K), one entry per component, got a scalar")
+    if logits is not None:
         return values
     if not bool((values > 0).all()):
         raise ValueError(
             f"weights must be strictly positive (drop a component instead of giving it "
             f"weight 0), got a smallest entry of {values.min().item():.6g} "
-            f"({describe(values)}); pass logits=True for unnormalized log weights"
+            f"({describe(values)}); pass logits=... for unnormalized log weights"
         )
-    if values.dim() == 0:
-        raise ValueError("weights must have shape (..., K), one weight per component, got a scalar")
     error = (values.sum(-1) - 1).abs().max().item()
     if error > _WEIGHT_SUM_TOLERANCE:
         raise ValueError(
             f"weights must sum to 1 over the last dim, but a sum is off by {error:.3g} "
-            f"({describe(values)}); pass logits=True for unnormalized log weights"
+            f"({describe(values)}); pass logits=... for unnormalized log weights"
         )
     return values.log()
+
+
+def _required(value: Any, name: str) -> Any:
+    if value is None:
+        raise TypeError(f"{name} is required")
+    return value
 
 
 def _with_component_dim(g: Gaussian) -> Gaussian:

@@ -537,7 +537,7 @@ CASES = [
     ),
     C(
         "mixture-isotropic-stds-shape",
-        lambda: GaussianMixture.isotropic(torch.zeros(2), torch.zeros(2, 3), torch.ones(3)),
+        lambda: GaussianMixture.isotropic(None, torch.zeros(2, 3), torch.ones(3)),
         ValueError,
         r"stds must have shape \(K,\) = \(2,\)",
     ),

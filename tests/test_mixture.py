@@ -110,7 +110,7 @@ def test_image_event_log_prob_matches_independent_normal_mixture():
     means = torch.randn(4, 2, 3, 4, generator=g, dtype=F64)
     std = 0.5 + torch.rand(4, generator=g, dtype=F64)
     logits = torch.randn(4, generator=g, dtype=F64)
-    mixture = GaussianMixture.isotropic(logits, means, std)
+    mixture = GaussianMixture.isotropic(means=means, stds=std, logits=logits)
     reference = MixtureSameFamily(
         Categorical(logits=logits),
         Independent(Normal(means, std[:, None, None, None].expand_as(means)), 3),
@@ -193,9 +193,9 @@ def test_score_matches_autograd_for_scalar_and_image_events(event):
     stds = 0.5 + torch.rand(3, generator=g, dtype=F64)
     logits = torch.randn(3, generator=g, dtype=F64)
     if event:
-        mixture = GaussianMixture.isotropic(logits, means, stds)
+        mixture = GaussianMixture.isotropic(means=means, stds=stds, logits=logits)
     else:
-        mixture = GaussianMixture.univariate(logits, means, stds, logits=True)
+        mixture = GaussianMixture.univariate(means=means, stds=stds, logits=logits)
     x = torch.randn(5, *event, generator=g, dtype=F64, requires_grad=True)
     (grad,) = torch.autograd.grad(mixture.log_prob(x).sum(), x)
     torch.testing.assert_close(mixture.score(x.detach()), grad, rtol=1e-11, atol=1e-12)
@@ -280,9 +280,7 @@ def test_rsample_gradient_reaches_the_scales():
     """For isotropic components d x / d s_k = eps for the draws from component k, so the
     gradient of sum(x^2) w.r.t. the stds is nonzero and finite."""
     std = torch.tensor([0.5, 2.0], dtype=F64, requires_grad=True)
-    mixture = GaussianMixture.isotropic(
-        torch.zeros(2, dtype=F64), torch.zeros(2, 3, dtype=F64), std
-    )
+    mixture = GaussianMixture.isotropic(means=torch.zeros(2, 3, dtype=F64), stds=std)
     mixture.rsample((500,)).square().sum().backward()
     assert torch.isfinite(std.grad).all() and (std.grad > 0).all()
 
@@ -295,7 +293,7 @@ def test_variance_of_image_events_is_the_law_of_total_variance():
     means = torch.randn(3, 2, 3, generator=g, dtype=F64)
     std = 0.5 + torch.rand(3, generator=g, dtype=F64)
     logits = torch.randn(3, generator=g, dtype=F64)
-    mixture = GaussianMixture.isotropic(logits, means, std)
+    mixture = GaussianMixture.isotropic(means=means, stds=std, logits=logits)
     w = scipy.special.softmax(logits.numpy())[:, None, None]
     mu = means.numpy()
     mean = (w * mu).sum(0)
@@ -521,16 +519,71 @@ def test_entropy_has_no_closed_form():
 
 # ----------------------------------------------------------------------------- constructors
 def test_univariate_from_weights_equals_from_logits():
-    """univariate(weights, ...) and univariate(log weights + c, ..., logits=True) are the
-    same mixture, with scalar events."""
+    """univariate(weights, ...) and univariate(..., logits=log weights + c) are the same
+    mixture, with scalar events."""
     weights = torch.tensor([0.2, 0.8], dtype=F64)
     means, stds = torch.tensor([0.0, 1.0], dtype=F64), torch.tensor([1.0, 0.5], dtype=F64)
     by_weights = GaussianMixture.univariate(weights, means, stds)
-    by_logits = GaussianMixture.univariate(weights.log() + 3.0, means, stds, logits=True)
+    by_logits = GaussianMixture.univariate(means=means, stds=stds, logits=weights.log() + 3.0)
     assert by_weights.event_shape == () and by_weights.batch_shape == ()
     x = torch.linspace(-3, 3, 7, dtype=F64)
     torch.testing.assert_close(by_weights.log_prob(x), by_logits.log_prob(x))
     torch.testing.assert_close(by_logits.weights, weights)
+
+
+def test_weights_and_logits_mean_the_same_in_every_constructor():
+    """The issue's example: isotropic([0.3, 0.7], ...) has weights [0.3, 0.7] (it used to read
+    them as logits and give [0.401, 0.599]); weights=, logits= and the positional first
+    argument agree across univariate, isotropic and the raw constructor, compared with
+    torch's MixtureSameFamily built from the same probabilities."""
+    weights = torch.tensor([0.3, 0.7], dtype=F64)
+    means = torch.tensor([[-1.0, 0.0], [2.0, 1.0]], dtype=F64)
+    stds = torch.tensor([0.5, 1.5], dtype=F64)
+    reference = MixtureSameFamily(
+        Categorical(probs=weights), Independent(Normal(means, stds[:, None].expand(2, 2)), 1)
+    )
+    x = torch.randn(5, 2, generator=torch.Generator().manual_seed(0), dtype=F64)
+    components = Gaussian.isotropic(means, stds)
+    built = [
+        GaussianMixture.isotropic([0.3, 0.7], means, stds),
+        GaussianMixture.isotropic(weights=weights, means=means, stds=stds),
+        GaussianMixture.isotropic(means=means, stds=stds, logits=weights.log() - 2.0),
+        GaussianMixture(weights.log() + 1.0, components),
+        GaussianMixture(components=components, weights=weights),
+    ]
+    for mixture in built:
+        torch.testing.assert_close(mixture.weights, weights)
+        torch.testing.assert_close(mixture.log_prob(x), reference.log_prob(x))
+    scalar = GaussianMixture.univariate([0.3, 0.7], means[:, 0], stds)
+    torch.testing.assert_close(scalar.weights, weights)
+
+
+def test_no_weights_means_equal_weights():
+    """Neither weights nor logits: w_k = 1/K in every constructor."""
+    means, stds = torch.zeros(4, 3, dtype=F64), torch.ones(4, dtype=F64)
+    quarter = torch.full((4,), 0.25, dtype=F64)
+    torch.testing.assert_close(GaussianMixture.isotropic(means=means, stds=stds).weights, quarter)
+    torch.testing.assert_close(GaussianMixture.univariate(None, means[:, 0], stds).weights, quarter)
+    components = Gaussian.isotropic(means, stds)
+    torch.testing.assert_close(GaussianMixture(components=components).weights, quarter)
+
+
+def test_ambiguous_weight_arguments_are_refused_by_name():
+    """Both weights and logits, the old logits=True flag, logits passed where weights go (they
+    do not sum to 1) and a missing means each raise an error that names the argument."""
+    means, stds = torch.zeros(2, 1), torch.ones(2)
+    with pytest.raises(ValueError, match=r"either weights .* or logits .*not both"):
+        GaussianMixture.isotropic([0.5, 0.5], means, stds, logits=torch.zeros(2))
+    with pytest.raises(TypeError, match="logits must be a tensor of log weights, got the bool"):
+        GaussianMixture.univariate(torch.zeros(2), torch.zeros(2), stds, logits=True)
+    with pytest.raises(ValueError, match=r"weights must sum to 1.*pass logits=\.\.\."):
+        GaussianMixture.isotropic(torch.tensor([0.2, 1.3]), means, stds)
+    with pytest.raises(ValueError, match=r"weights must be strictly positive.*pass logits"):
+        GaussianMixture.isotropic(torch.tensor([-0.2, 1.2]), means, stds)
+    with pytest.raises(TypeError, match="means is required"):
+        GaussianMixture.univariate([0.5, 0.5], stds=stds)
+    with pytest.raises(ValueError, match=r"weights must have shape \(\.\.\., K\) with K = 2"):
+        GaussianMixture(components=Gaussian.isotropic(means, stds), weights=torch.ones(3) / 3)
 
 
 def test_expand_repeats_the_mixture():
@@ -581,9 +634,9 @@ def test_constructor_arguments_are_checked():
     """isotropic needs (K, *event) means and (K,) stds; univariate refuses scalar means and
     non-positive stds; entropy_estimate needs at least 2 samples."""
     with pytest.raises(ValueError, match=r"stds must have shape \(K,\) = \(3,\).*\(2,\)"):
-        GaussianMixture.isotropic(torch.zeros(3), torch.zeros(3, 2), torch.ones(2))
+        GaussianMixture.isotropic(None, torch.zeros(3, 2), torch.ones(2))
     with pytest.raises(ValueError, match=r"means must have shape \(K, \*event_shape\)"):
-        GaussianMixture.isotropic(torch.zeros(3), torch.zeros(3), torch.ones(3))
+        GaussianMixture.isotropic(None, torch.zeros(3), torch.ones(3))
     with pytest.raises(ValueError, match="means must have shape"):
         GaussianMixture.univariate(torch.ones(1), 0.0, 1.0)
     with pytest.raises(ValueError, match=r"stds must be strictly positive.*-1"):

@@ -71,9 +71,9 @@ def moments(ctx: Context) -> list[Result]:
         mean_result("mixture.moments[1-D].variance", (x - mixture.mean) ** 2, mixture.variance),
     ]
     planar = GaussianMixture.isotropic(
-        ctx.tensor([0.0, 1.0, -1.0]),
-        ctx.tensor([[0.0, 2.0], [1.5, -1.0], [-2.0, 0.5]]),
-        ctx.tensor([0.5, 0.8, 0.3]),
+        means=ctx.tensor([[0.0, 2.0], [1.5, -1.0], [-2.0, 0.5]]),
+        stds=ctx.tensor([0.5, 0.8, 0.3]),
+        logits=ctx.tensor([0.0, 1.0, -1.0]),
     )
     y = planar.sample((ctx.samples,))
     results += moment_results("mixture.moments[2-D]", y, planar.mean, planar.covariance_matrix)
