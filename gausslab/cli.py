@@ -6,7 +6,6 @@ Each command is a thin typer wrapper: heavy imports happen inside the command so
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -96,25 +95,35 @@ def bench(
     suite: Annotated[str, typer.Argument(help="core | algebra | diffusion | all")] = "core",
     device: Annotated[str, typer.Option(help="cpu or cuda.")] = "cpu",
     json_path: Annotated[Path | None, typer.Option("--json", help="Write results here.")] = None,
-    plot: Annotated[Path | None, typer.Option(help="Save scaling curves as a PNG here.")] = None,
+    plot: Annotated[
+        bool,
+        typer.Option(
+            help="Also sweep d and N and draw OUT/scaling-DEVICE.png; with `all` (full size), "
+            "write OUT/DEVICE.json and regenerate the tables of --results."
+        ),
+    ] = False,
+    out: Annotated[Path, typer.Option(help="Folder for the plot and the JSON of --plot.")] = Path(
+        "benchmarks/results"
+    ),
+    results: Annotated[
+        Path, typer.Option(help="Markdown file whose generated tables --plot refreshes.")
+    ] = Path("benchmarks/RESULTS.md"),
     quick: Annotated[bool, typer.Option(help="Tiny sizes, for smoke tests.")] = False,
 ) -> None:
-    """Time gausslab side by side with torch.distributions, scipy and diffusers."""
-    # The benchmarks live next to the package in the source checkout, not inside it.
-    checkout = Path(__file__).resolve().parent.parent
-    if not (checkout / "benchmarks" / "runner.py").is_file():
-        typer.echo(
-            f"gausslab bench needs the source checkout (benchmarks/ next to gausslab/); none "
-            f"found at {checkout}. Clone the repository and `pip install -e .` from it.",
-            err=True,
-        )
-        raise typer.Exit(2)
-    if str(checkout) not in sys.path:
-        sys.path.insert(0, str(checkout))
-    from benchmarks.runner import run_cli
+    """Time gausslab side by side with torch.distributions, scipy, diffusers and the
+    machine's floors."""
+    from gausslab.bench.runner import run_cli
 
     raise typer.Exit(
-        run_cli(suite=suite, device=device, json_path=json_path, plot=plot, quick=quick)
+        run_cli(
+            suite,
+            device,
+            json_path=json_path,
+            plot=plot,
+            out=out,
+            results=results,
+            quick=quick,
+        )
     )
 
 

@@ -1,5 +1,6 @@
 """Smoke test of `gausslab bench`: every workload of every suite runs at --quick size through
-the public entry points, and the JSON report has the documented schema.
+the command line, and the JSON report, the Markdown tables and the plot have the documented
+form.
 
 No timing is asserted (the machine is shared); each reported time must be a positive finite
 number, each ratio must be the quotient of the reported medians, and every workload with a
@@ -10,14 +11,16 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import pytest
 import torch
 from typer.testing import CliRunner
 
-from benchmarks import algebra, core, diffusion
-from benchmarks.runner import SUITES, run_cli
+from gausslab.bench.floors import COPY, GEMM, READ, SOLVE
+from gausslab.bench.report import update_results
+from gausslab.bench.suites import SUITES, algebra, core, diffusion
 from gausslab.cli import app
 
 TIMING_KEYS = {"median_s", "q1_s", "q3_s", "samples", "loops"}
@@ -28,7 +31,8 @@ ROW_KEYS = {
     "params",
     "gausslab",
     "anchors",
-    "floor",
+    "floors",
+    "flops",
     "targets",
     "status",
     "reference",
@@ -37,13 +41,20 @@ ROW_KEYS = {
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
-    """One quick run of every suite with the scaling plot, shared by the checks below."""
+def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path, str]:
+    """One quick run of every suite with the scaling plot, through the command line with its
+    output captured (as when piped), shared by the checks below: (report, plot, output)."""
     folder = tmp_path_factory.mktemp("bench")
-    json_path, plot_path = folder / "bench.json", folder / "scaling.png"
-    exit_code = run_cli("all", "cpu", json_path, plot_path, quick=True)
-    assert exit_code == 0
-    return json.loads(json_path.read_text()), plot_path
+    json_path = folder / "bench.json"
+    args = ["bench", "all", "--quick", "--plot", "--out", str(folder), "--json", str(json_path)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    return json.loads(json_path.read_text()), folder / "scaling-cpu.png", result.output
+
+
+@pytest.fixture(scope="module")
+def report(run: tuple[dict, Path, str]) -> tuple[dict, Path]:
+    return run[0], run[1]
 
 
 def _check_timing(entry: dict) -> None:
@@ -87,10 +98,10 @@ def test_rows_have_positive_finite_times_and_consistent_ratios(report: tuple[dic
         for anchor in row["anchors"].values():
             _check_timing(anchor)
             assert anchor["ratio"] == pytest.approx(anchor["median_s"] / ours)
-        if row["floor"] is not None:
-            _check_timing(row["floor"])
-            assert row["floor"]["ratio"] == pytest.approx(ours / row["floor"]["median_s"])
-        # targets are not judged at --quick sizes
+        for floor in row["floors"].values():
+            _check_timing(floor)
+            assert floor["ratio"] == pytest.approx(ours / floor["median_s"])
+        # targets are not judged at --quick sizes, but their ratios are reported
         assert all(target["met"] is None for target in row["targets"])
         assert row["status"] == "-"
 
@@ -107,16 +118,66 @@ def test_gausslab_agrees_with_each_reference_anchor(report: tuple[dict, Path]) -
 
 
 def test_scaling_curves_cover_d_and_n_and_are_plotted(report: tuple[dict, Path]) -> None:
-    """--plot sweeps d and N for diagonal and dense log_prob and writes a PNG."""
+    """--plot sweeps d and N for diagonal, isotropic and dense log_prob, each against its
+    floors, and writes a PNG."""
     data, plot_path = report
     names = {row["workload"] for row in data["scaling"]}
     assert names == {
-        "diagonal log_prob vs d",
-        "dense log_prob vs d",
-        "diagonal log_prob vs N",
-        "dense log_prob vs N",
+        f"{kind} log_prob vs {variable}"
+        for kind in ("diagonal", "isotropic", "dense")
+        for variable in ("d", "N")
     }
+    for row in data["scaling"]:
+        expected = {GEMM, SOLVE} if row["workload"].startswith("dense") else {READ, COPY}
+        assert set(row["floors"]) == expected, row["workload"]
     assert plot_path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_every_elementwise_and_dense_workload_has_the_true_floors(
+    report: tuple[dict, Path],
+) -> None:
+    """log_prob/q_sample rows are measured against one read and an in-place copy, draws
+    against normal_ into a buffer, dense log_prob and KL against a GEMM of the same flops and
+    a bare triangular solve; no row uses a fresh clone as its floor."""
+    data, _ = report
+    floors = {(row["workload"], row["shape"]): set(row["floors"]) for row in data["rows"]}
+    for (name, _), names in floors.items():
+        assert not any("clone" in floor for floor in names), name
+        if name in ("diagonal log_prob", "isotropic log_prob", "q_sample"):
+            assert names == {READ, COPY}, name
+        if name.endswith("rsample"):
+            assert "normal_ into buffer" in names, name
+        if name in ("dense log_prob", "KL dense"):
+            assert names == {GEMM, SOLVE}, name
+
+
+def test_piped_table_is_not_cut_to_80_columns(run: tuple[dict, Path, str]) -> None:
+    """Captured (non-terminal) output renders the table at its full width: the longest
+    anchor name and a floor name appear whole, and no cell is elided."""
+    output = run[2]
+    assert "autograd of MixtureSameFamily.log_prob" in output
+    assert "in-place copy" in output
+    assert "…" not in output
+    assert max(len(line) for line in output.splitlines()) > 80
+
+
+def test_results_markdown_block_is_replaced_in_place(
+    report: tuple[dict, Path], tmp_path: Path
+) -> None:
+    """update_results writes the generated block between its markers once, keeps the prose
+    around it, and a second run replaces the block instead of appending another."""
+    data, plot_path = report
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Results\n\nprose before\n")
+    update_results(results, data, plot_path)
+    update_results(results, data, plot_path)
+    text = results.read_text()
+    assert text.startswith("# Results\n\nprose before\n")
+    assert text.count("<!-- gausslab bench cpu: begin") == 1
+    assert text.count("<!-- gausslab bench cpu: end -->") == 1
+    for row in data["rows"]:
+        assert f"| {row['workload']} | {row['shape']} |" in text
+    assert f"]({os.path.relpath(plot_path, tmp_path)})" in text  # a link relative to the file
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the message without CUDA")

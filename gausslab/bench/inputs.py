@@ -1,16 +1,14 @@
-"""Deterministic benchmark inputs: random vectors, positive-definite matrices, floors.
+"""Deterministic benchmark inputs: random tensors and positive-definite matrices.
 
 Every builder takes an explicit seed so that a workload sees the same numbers on every run.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 from torch import Tensor
 
-__all__ = ["copy_floor", "randn", "spd_matrix"]
+__all__ = ["randn", "spd_matrix"]
 
 
 def randn(*shape: int, seed: int, dtype: torch.dtype, device: torch.device) -> Tensor:
@@ -24,8 +22,3 @@ def spd_matrix(d: int, *, seed: int, dtype: torch.dtype, device: torch.device) -
     a = randn(d, d, seed=seed, dtype=torch.float64, device=torch.device("cpu"))
     matrix = a @ a.T / d + torch.eye(d, dtype=torch.float64)
     return matrix.to(dtype=dtype, device=device)
-
-
-def copy_floor(x: Tensor) -> tuple[str, Callable[[], object]]:
-    """The memory floor of elementwise work on x: one fresh same-size copy."""
-    return ("x.clone()", x.clone)

@@ -1,9 +1,10 @@
 """Timing harness: every candidate of a workload timed in one process, interleaved.
 
 A workload has one gausslab callable, any number of anchors (the same computation done by
-torch.distributions, scipy or diffusers) and optionally a machine floor (the cheapest
-operation of the same size: a memory copy for elementwise work, one matmul or triangular
-solve for linear algebra). All of them are built once, warmed up, then timed in rounds:
+torch.distributions, scipy or diffusers) and any number of machine floors (the cheapest
+operations of the same size: one read of the input, an in-place copy, a normal draw into a
+preallocated buffer, a GEMM of the same flops, a bare triangular solve; see
+``gausslab.bench.floors``). All of them are built once, warmed up, then timed in rounds:
 each round calls every candidate once, in an order that rotates from round to round, so
 that noise from other processes on the machine hits all of them alike.
 
@@ -55,41 +56,56 @@ class Timing:
 
 @dataclass(frozen=True)
 class Target:
-    """A speed goal for a workload.
+    """A speed goal for a workload, one of two kinds:
 
-    Either ``anchor`` is set: anchor_time / gausslab_time >= ``at_least`` (gausslab is at
-    least that many times faster), or ``floor_at_most`` is set: gausslab_time / floor_time
-    <= ``floor_at_most`` (gausslab costs at most that many floors).
+    - ``Target(anchor=name, at_least=r)``: anchor_time / gausslab_time >= r (gausslab is at
+      least r times faster than that anchor);
+    - ``Target(floor=name, at_most=r)``: gausslab_time / floor_time <= r (gausslab costs at
+      most r times that floor).
     """
 
     anchor: str | None = None
     at_least: float | None = None
-    floor_at_most: float | None = None
+    floor: str | None = None
+    at_most: float | None = None
+
+    def __post_init__(self) -> None:
+        by_anchor = self.anchor is not None and self.at_least is not None
+        by_floor = self.floor is not None and self.at_most is not None
+        if by_anchor == by_floor or (by_anchor and self.floor is not None):
+            raise ValueError(
+                f"a Target needs either anchor= and at_least= or floor= and at_most=, got {self!r}"
+            )
 
     def describe(self) -> str:
         if self.anchor is not None:
             return f">= {self.at_least:g}x vs {self.anchor}"
-        return f"<= {self.floor_at_most:g}x floor"
+        return f"<= {self.at_most:g}x {self.floor}"
 
-    def met(self, ratios: dict[str, float], floor_ratio: float | None) -> bool | None:
-        """True/False, or None when the quantity it needs was not measured."""
+    def ratio(self, anchors: dict[str, float], floors: dict[str, float]) -> float | None:
+        """The measured ratio this target judges, or None when it was not measured."""
         if self.anchor is not None:
-            ratio = ratios.get(self.anchor)
-            return None if ratio is None else ratio >= self.at_least
-        return None if floor_ratio is None else floor_ratio <= self.floor_at_most
+            return anchors.get(self.anchor)
+        return floors.get(self.floor)
+
+    def met(self, ratio: float) -> bool:
+        if self.anchor is not None:
+            return ratio >= self.at_least
+        return ratio <= self.at_most
 
 
 @dataclass
 class Candidates:
     """The callables of one workload, built (inputs allocated) by the workload's setup.
 
-    When `reference` names an anchor, the runner checks once that gausslab's result and
-    that anchor's agree, so a speed-up can never come from computing something else.
+    `anchors` and `floors` map a display name to a callable. When `reference` names an
+    anchor, the runner checks once that gausslab's result and that anchor's agree, so a
+    speed-up can never come from computing something else.
     """
 
     gausslab: Callable[[], object]
     anchors: dict[str, Callable[[], object]] = field(default_factory=dict)
-    floor: tuple[str, Callable[[], object]] | None = None
+    floors: dict[str, Callable[[], object]] = field(default_factory=dict)
     reference: str | None = None  # the anchor whose result gausslab's must match
 
 
@@ -100,6 +116,7 @@ class Workload:
     `setup` runs only when the workload is measured, so a suite's inputs are never all
     alive at once. `params` (e.g. {"d": 1024, "N": 10000}) feed the scaling curves. Each
     call does `calls_per_run` units of work (e.g. sampler steps); times are reported per unit.
+    `flops` (per unit of work), when given, turns gausslab's time into GFLOP/s in the report.
     """
 
     name: str
@@ -108,6 +125,7 @@ class Workload:
     targets: tuple[Target, ...] = ()
     params: dict[str, int] = field(default_factory=dict)
     calls_per_run: int = 1
+    flops: float | None = None
 
 
 def _synchronizer(device: torch.device) -> Callable[[], None]:

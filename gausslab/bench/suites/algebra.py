@@ -9,6 +9,12 @@
   mu_{1|2} = mu_1 + S_12 S_22^{-1} (v - mu_2), S_{1|2} = S_11 - S_12 S_22^{-1} S_21.
 - The score grad_x log p(x) of a Gaussian mixture against autograd through
   ``MixtureSameFamily.log_prob``, for isotropic and for dense components.
+
+Floors are GEMMs: of the same flops (KL: the d^3 / 3 of a triangular solve with a triangular
+right-hand side; conditioning: the textbook formula's products; dense mixture: two
+triangular solves per component), or the products the computation cannot avoid (isotropic
+mixture: x M^T for the responsibilities and R M for the weighted means); and the bare
+triangular solve that torch's KL does.
 """
 
 from __future__ import annotations
@@ -26,12 +32,28 @@ from torch.distributions import (
 )
 from torch.distributions import kl_divergence as torch_kl
 
-from benchmarks.harness import Candidates, Target, Workload
-from benchmarks.inputs import randn, spd_matrix
 from gausslab import Gaussian, kl_divergence
+from gausslab.bench.floors import GEMM, equal_flops, gemm_floor, gemm_flops, solve_floor
+from gausslab.bench.harness import Candidates, Target, Workload
+from gausslab.bench.inputs import randn, spd_matrix
+from gausslab.bench.suites import fmt_dtype
 from gausslab.mixture import GaussianMixture
 
 __all__ = ["workloads"]
+
+TORCH_KL = "torch kl_divergence(MVN, MVN)"
+NUMPY = "numpy float64, inv(S_22)"
+AUTOGRAD = "autograd of MixtureSameFamily.log_prob"
+
+
+def _mixture_gemms(kind: str, k: int, d: int, n: int) -> list[tuple[int, int, int]]:
+    """The products a mixture score needs. Isotropic components: x M^T (n, d) @ (d, k) for
+    the squared distances and R M (n, k) @ (k, d) for the responsibility-weighted means.
+    Dense components: two triangular solves of n right-hand sides per component, as one
+    GEMM of the same flops (2 k n d^2)."""
+    if kind == "isotropic":
+        return [(n, d, k), (n, k, d)]
+    return [equal_flops(2.0 * k * n * d * d)]
 
 
 def _kl(d: int, dtype: torch.dtype, device: torch.device) -> Candidates:
@@ -48,8 +70,14 @@ def _kl(d: int, dtype: torch.dtype, device: torch.device) -> Candidates:
     (p, p_torch), (q, q_torch) = pairs
     return Candidates(
         gausslab=lambda: kl_divergence(p, q),
-        anchors={"torch kl_divergence(MVN, MVN)": lambda: torch_kl(p_torch, q_torch)},
-        reference="torch kl_divergence(MVN, MVN)",
+        anchors={TORCH_KL: lambda: torch_kl(p_torch, q_torch)},
+        floors=dict(
+            [
+                gemm_floor(equal_flops(d**3 / 3), dtype=dtype, device=device),
+                solve_floor(q_torch.scale_tril, p_torch.scale_tril),
+            ]
+        ),
+        reference=TORCH_KL,
     )
 
 
@@ -64,6 +92,13 @@ def _naive_condition(
     return conditional_mean, s11 - gain @ s12.T
 
 
+def _textbook_condition_flops(d: int, k: int, n: int) -> float:
+    """Flops of the textbook formula: inv(S_22) (2 k^3), the gain S_12 S_22^{-1} (2 m k^2),
+    the Schur complement (2 m^2 k) and n conditional means (2 n k m), with m = d - k."""
+    m = d - k
+    return float(2 * k**3 + 2 * m * k * k + 2 * m * m * k + 2 * n * k * m)
+
+
 def _condition(d: int, k: int, n: int, device: torch.device) -> Candidates:
     dtype = torch.float64
     loc = randn(d, seed=1, dtype=dtype, device=device)
@@ -74,14 +109,12 @@ def _condition(d: int, k: int, n: int, device: torch.device) -> Candidates:
     values = randn(n, k, seed=3, dtype=dtype, device=device)
     mean_np, cov_np, values_np = loc.cpu().numpy(), covariance.cpu().numpy(), values.cpu().numpy()
     idx_np, others_np = np.asarray(idx), np.asarray(others)
+    flops = _textbook_condition_flops(d, k, n)
     return Candidates(
         gausslab=lambda: g.condition(idx, values).loc,
-        anchors={
-            "numpy float64, inv(S_22)": lambda: _naive_condition(
-                mean_np, cov_np, idx_np, others_np, values_np
-            )[0]
-        },
-        reference="numpy float64, inv(S_22)",
+        anchors={NUMPY: lambda: _naive_condition(mean_np, cov_np, idx_np, others_np, values_np)[0]},
+        floors=dict([gemm_floor(equal_flops(flops), dtype=dtype, device=device)]),
+        reference=NUMPY,
     )
 
 
@@ -117,8 +150,9 @@ def _mixture_score(kind: str, k: int, d: int, n: int, device: torch.device) -> C
 
     return Candidates(
         gausslab=lambda: mixture.score(x),
-        anchors={"autograd of MixtureSameFamily.log_prob": autograd_score},
-        reference="autograd of MixtureSameFamily.log_prob",
+        anchors={AUTOGRAD: autograd_score},
+        floors=dict([gemm_floor(*_mixture_gemms(kind, k, d, n), dtype=dtype, device=device)]),
+        reference=AUTOGRAD,
     )
 
 
@@ -130,17 +164,20 @@ def workloads(device: torch.device, quick: bool) -> list[Workload]:
     items = [
         Workload(
             "KL dense",
-            f"d={kl_d} {str(dtype).removeprefix('torch.')}",
+            f"d={kl_d} {fmt_dtype(dtype)}",
             functools.partial(_kl, kl_d, dtype, device),
-            targets=(Target(anchor="torch kl_divergence(MVN, MVN)", at_least=1.5),),
+            targets=(Target(anchor=TORCH_KL, at_least=1.5),),
+            flops=kl_d**3 / 3,
         )
         for dtype in (torch.float32, torch.float64)
     ]
     items.append(
         Workload(
             "condition dense",
-            f"d={cond_d} on {cond_k} coordinates, {cond_n} values, float64",
+            f"d={cond_d} on {cond_k} coordinates (every other one), {cond_n} values, float64",
             functools.partial(_condition, cond_d, cond_k, cond_n, device),
+            targets=(Target(anchor=NUMPY, at_least=1.0),),
+            flops=_textbook_condition_flops(cond_d, cond_k, cond_n),
         )
     )
     for kind in ("isotropic", "dense"):
@@ -149,6 +186,8 @@ def workloads(device: torch.device, quick: bool) -> list[Workload]:
                 f"mixture score, {kind} components",
                 f"K={mix_k} d={mix_d} N={mix_n} float32",
                 functools.partial(_mixture_score, kind, mix_k, mix_d, mix_n, device),
+                targets=(Target(floor=GEMM, at_most=2.0),) if kind == "isotropic" else (),
+                flops=gemm_flops(*_mixture_gemms(kind, mix_k, mix_d, mix_n)),
             )
         )
     return items

@@ -1,9 +1,9 @@
 """Core suite: log_prob, rsample and entropy of isotropic, diagonal and dense Gaussians.
 
 Anchors are torch.distributions (Independent(Normal) for the structured cases,
-MultivariateNormal for dense) and scipy.stats.multivariate_normal; floors are a same-size
-copy (elementwise work), a same-size standard normal draw (sampling), and a same-shape
-triangular solve or matmul (dense linear algebra).
+MultivariateNormal for dense) and scipy.stats.multivariate_normal. Floors: one read of the
+input and an in-place copy for elementwise work, a normal draw into a buffer for sampling,
+a GEMM of the same flops and a bare triangular solve for dense work.
 """
 
 from __future__ import annotations
@@ -13,13 +13,25 @@ import functools
 import torch
 from torch.distributions import Independent, MultivariateNormal, Normal
 
-from benchmarks.harness import Candidates, Target, Workload
-from benchmarks.inputs import copy_floor, randn, spd_matrix
 from gausslab import Gaussian
+from gausslab.bench.floors import (
+    COPY,
+    NORMAL,
+    copy_floor,
+    equal_flops,
+    gemm_floor,
+    normal_floor,
+    read_floor,
+    solve_floor,
+)
+from gausslab.bench.harness import Candidates, Target, Workload
+from gausslab.bench.inputs import randn, spd_matrix
+from gausslab.bench.suites import fmt_dtype, optional_module
 
 __all__ = ["scaling_workloads", "workloads"]
 
 F32, F64 = torch.float32, torch.float64
+TORCH = "torch.distributions"
 
 
 def _structured(
@@ -49,9 +61,9 @@ def _structured_log_prob(
     x = randn(n, *event_shape, seed=3, dtype=dtype, device=device)
     return Candidates(
         gausslab=lambda: gaussian.log_prob(x),
-        anchors={"torch.distributions": lambda: anchor.log_prob(x)},
-        floor=copy_floor(x),
-        reference="torch.distributions",
+        anchors={TORCH: lambda: anchor.log_prob(x)},
+        floors=dict([read_floor(x), copy_floor(x)]),
+        reference=TORCH,
     )
 
 
@@ -59,11 +71,10 @@ def _structured_rsample(
     kind: str, event_shape: tuple[int, ...], n: int, dtype: torch.dtype, device: torch.device
 ) -> Candidates:
     gaussian, anchor = _structured(kind, event_shape, dtype, device)
-    shape = (n, *event_shape)
     return Candidates(
         gausslab=lambda: gaussian.rsample((n,)),
-        anchors={"torch.distributions": lambda: anchor.rsample((n,))},
-        floor=("torch.randn", lambda: torch.randn(shape, dtype=dtype, device=device)),
+        anchors={TORCH: lambda: anchor.rsample((n,))},
+        floors=dict([normal_floor((n, *event_shape), dtype, device)]),
     )
 
 
@@ -76,14 +87,13 @@ def _dense(d: int, dtype: torch.dtype, device: torch.device) -> tuple[Gaussian, 
 
 
 def _dense_log_prob(d: int, n: int, dtype: torch.dtype, device: torch.device) -> Candidates:
+    """Both sides spend their time in Z = (X - mu) L^{-T}: N d^2 flops."""
     gaussian, anchor = _dense(d, dtype, device)
     x = randn(n, d, seed=3, dtype=dtype, device=device)
-    scale_tril = anchor.scale_tril
-    anchors = {"torch.distributions": lambda: anchor.log_prob(x)}
-    if device.type == "cpu":
-        from scipy.stats import multivariate_normal
-
-        frozen = multivariate_normal(
+    anchors = {TORCH: lambda: anchor.log_prob(x)}
+    scipy_stats = optional_module("scipy.stats")
+    if device.type == "cpu" and scipy_stats is not None:
+        frozen = scipy_stats.multivariate_normal(
             anchor.loc.numpy(), anchor.covariance_matrix.numpy(), allow_singular=False
         )
         x_numpy = x.numpy()
@@ -91,22 +101,28 @@ def _dense_log_prob(d: int, n: int, dtype: torch.dtype, device: torch.device) ->
     return Candidates(
         gausslab=lambda: gaussian.log_prob(x),
         anchors=anchors,
-        floor=(
-            "solve_triangular",
-            lambda: torch.linalg.solve_triangular(scale_tril.mT, x, upper=True, left=False),
+        floors=dict(
+            [
+                gemm_floor(equal_flops(n * d * d), dtype=dtype, device=device),
+                solve_floor(anchor.scale_tril, x),
+            ]
         ),
-        reference="torch.distributions",
+        reference=TORCH,
     )
 
 
 def _dense_rsample(d: int, n: int, dtype: torch.dtype, device: torch.device) -> Candidates:
+    """A draw is eps ~ N(0, I) of (n, d), then the product eps L^T (2 n d^2 flops)."""
     gaussian, anchor = _dense(d, dtype, device)
-    scale_tril = anchor.scale_tril
-    eps = randn(n, d, seed=3, dtype=dtype, device=device)
     return Candidates(
         gausslab=lambda: gaussian.rsample((n,)),
-        anchors={"torch.distributions": lambda: anchor.rsample((n,))},
-        floor=("eps @ L^T", lambda: eps @ scale_tril.mT),
+        anchors={TORCH: lambda: anchor.rsample((n,))},
+        floors=dict(
+            [
+                normal_floor((n, d), dtype, device),
+                gemm_floor((n, d, d), dtype=dtype, device=device),
+            ]
+        ),
     )
 
 
@@ -114,8 +130,8 @@ def _dense_entropy(d: int, dtype: torch.dtype, device: torch.device) -> Candidat
     gaussian, anchor = _dense(d, dtype, device)
     return Candidates(
         gausslab=gaussian.entropy,
-        anchors={"torch.distributions": anchor.entropy},
-        reference="torch.distributions",
+        anchors={TORCH: anchor.entropy},
+        reference=TORCH,
     )
 
 
@@ -130,13 +146,9 @@ def _isotropic_vs_dense(d: int, n: int, dtype: torch.dtype, device: torch.device
     return Candidates(
         gausslab=lambda: gaussian.log_prob(x),
         anchors={"MultivariateNormal (dense)": lambda: anchor.log_prob(x)},
-        floor=copy_floor(x),
+        floors=dict([read_floor(x), copy_floor(x)]),
         reference="MultivariateNormal (dense)",
     )
-
-
-def _fmt(dtype: torch.dtype) -> str:
-    return str(dtype).removeprefix("torch.")
 
 
 def workloads(device: torch.device, quick: bool) -> list[Workload]:
@@ -151,6 +163,7 @@ def workloads(device: torch.device, quick: bool) -> list[Workload]:
     dense_rsample_n = 8 if quick else 256
     iso_d, iso_n = (16, 4) if quick else (3072, 256)
     image_label = "x".join(map(str, image))
+    near_normal = (Target(floor=NORMAL, at_most=1.2),)
 
     items: list[Workload] = []
     for kind in ("diagonal", "isotropic"):
@@ -167,24 +180,30 @@ def workloads(device: torch.device, quick: bool) -> list[Workload]:
                     f"{kind} rsample",
                     f"{label} N={n} float32",
                     functools.partial(_structured_rsample, kind, event, n, F32, device),
+                    targets=near_normal if event == image else (),
                 )
             )
-    items.append(
-        Workload(
-            "diagonal log_prob",
-            f"d={d_big} N={n_big} float32",
-            functools.partial(_structured_log_prob, "diagonal", (d_big,), n_big, F32, device),
-            targets=(Target(anchor="torch.distributions", at_least=2.0), Target(floor_at_most=3.0)),
-            params={"d": d_big, "N": n_big},
+    for kind, targets in (
+        ("diagonal", (Target(floor=COPY, at_most=1.2), Target(anchor=TORCH, at_least=20.0))),
+        ("isotropic", (Target(floor=COPY, at_most=1.2),)),
+    ):
+        items.append(
+            Workload(
+                f"{kind} log_prob",
+                f"d={d_big} N={n_big} float32",
+                functools.partial(_structured_log_prob, kind, (d_big,), n_big, F32, device),
+                targets=targets,
+                params={"d": d_big, "N": n_big},
+            )
         )
-    )
     items.append(
         Workload(
             "dense log_prob",
             f"d={d_big} N={n_big} float64",
             functools.partial(_dense_log_prob, d_big, n_big, F64, device),
-            targets=(Target(anchor="torch.distributions", at_least=1.5),),
+            targets=(Target(anchor=TORCH, at_least=1.5),),
             params={"d": d_big, "N": n_big},
+            flops=float(n_big * d_big * d_big),
         )
     )
     for d in dense_dims:
@@ -193,6 +212,7 @@ def workloads(device: torch.device, quick: bool) -> list[Workload]:
                 "dense rsample",
                 f"d={d} N={dense_rsample_n} float32",
                 functools.partial(_dense_rsample, d, dense_rsample_n, F32, device),
+                flops=float(2 * dense_rsample_n * d * d),
             )
         )
     for d in dense_dims:
@@ -215,9 +235,9 @@ def workloads(device: torch.device, quick: bool) -> list[Workload]:
 
 
 def scaling_workloads(device: torch.device, quick: bool) -> list[Workload]:
-    """log_prob time against d (N fixed) and against N (d fixed), diagonal and dense.
-
-    Each workload's `params` carries the swept variable; the runner plots them log-log.
+    """log_prob time against d (N fixed) and against N (d fixed): diagonal and isotropic
+    (float32, against the read and copy floors) and dense (float64, against the GEMM and
+    solve floors). A workload named "<curve> vs <variable>" carries the variable in `params`.
     """
     dims = (4, 8) if quick else (16, 64, 256, 1024, 2048)
     sizes = (8, 16) if quick else (100, 1_000, 10_000, 100_000)
@@ -228,12 +248,13 @@ def scaling_workloads(device: torch.device, quick: bool) -> list[Workload]:
     for axis, d, n in points:
         for name, build, dtype in (
             ("diagonal log_prob", functools.partial(_structured_log_prob, "diagonal", (d,)), F32),
+            ("isotropic log_prob", functools.partial(_structured_log_prob, "isotropic", (d,)), F32),
             ("dense log_prob", functools.partial(_dense_log_prob, d), F64),
         ):
             items.append(
                 Workload(
                     f"{name} {axis}",
-                    f"d={d} N={n} {_fmt(dtype)}",
+                    f"d={d} N={n} {fmt_dtype(dtype)}",
                     functools.partial(build, n, dtype, device),
                     params={"d": d, "N": n},
                 )

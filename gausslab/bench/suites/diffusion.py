@@ -1,7 +1,8 @@
 """Diffusion suite: q_sample and the reverse samplers against diffusers' schedulers.
 
 - q_sample on an image batch against ``DDPMScheduler.add_noise`` (same x0, noise and
-  timesteps) and the copy floor.
+  timesteps) and the read and copy floors of x0 (q_sample reads x0 and the noise and writes
+  x_t: three streams where the copy has two).
 - Per-step sampler overhead: a whole reverse chain of `steps` steps with a trivial model
   (it returns one preallocated zero tensor, so the model costs nothing) divided by `steps`:
   gausslab's ``Diffusion.sample`` (which plans the coefficients once, then loops) against
@@ -18,34 +19,46 @@ Paper timestep t (1..T) is diffusers' 0-based timestep t - 1.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
+from types import ModuleType
 
 import torch
 from torch import Tensor
 
-from benchmarks.harness import Candidates, Target, Workload
-from benchmarks.inputs import copy_floor, randn
+from gausslab.bench.floors import COPY, copy_floor, read_floor
+from gausslab.bench.harness import Candidates, Target, Workload
+from gausslab.bench.inputs import randn
+from gausslab.bench.suites import optional_module
 from gausslab.diffusion import Diffusion, Schedule
 
 __all__ = ["workloads"]
 
 _T = 1000
+ADD_NOISE = "diffusers add_noise"
+DDIM_LOOP = "diffusers DDIMScheduler"
+
+
+def _diffusers() -> ModuleType | None:
+    return optional_module("diffusers")
 
 
 def _q_sample(shape: tuple[int, ...], device: torch.device) -> Candidates:
-    from diffusers import DDPMScheduler
-
     diffusion = Diffusion(Schedule.linear(_T))
-    scheduler = DDPMScheduler(num_train_timesteps=_T)
     x0 = randn(*shape, seed=1, dtype=torch.float32, device=device)
     noise = randn(*shape, seed=2, dtype=torch.float32, device=device)
     generator = torch.Generator().manual_seed(3)
     t = torch.randint(1, _T + 1, (shape[0],), generator=generator).to(device)
-    t_diffusers = t - 1
+    anchors = {}
+    diffusers = _diffusers()
+    if diffusers is not None:
+        scheduler = diffusers.DDPMScheduler(num_train_timesteps=_T)
+        t_diffusers = t - 1
+        anchors[ADD_NOISE] = lambda: scheduler.add_noise(x0, noise, t_diffusers)
     return Candidates(
         gausslab=lambda: diffusion.q_sample(x0, t, noise),
-        anchors={"diffusers add_noise": lambda: scheduler.add_noise(x0, noise, t_diffusers)},
-        floor=copy_floor(x0),
-        reference="diffusers add_noise",
+        anchors=anchors,
+        floors=dict([read_floor(x0), copy_floor(x0)]),
+        reference=ADD_NOISE if anchors else None,
     )
 
 
@@ -58,46 +71,56 @@ def _diffusers_loop(scheduler: object, model, x_T: Tensor, steps: int) -> Tensor
     return x
 
 
+def _chain_floor(sampler: str, x_T: Tensor, steps: int) -> tuple[str, Callable[[], object]]:
+    """The floor of one chain: per step one in-place update of x, plus for ddpm one normal
+    draw into a preallocated buffer added to it (ddim with eta = 0 draws nothing)."""
+    x, noise = torch.empty_like(x_T), torch.empty_like(x_T)
+    draws = sampler == "ddpm"
+
+    def chain() -> None:
+        x.copy_(x_T)
+        for _ in range(steps):
+            x.mul_(0.5)
+            if draws:
+                x.add_(noise.normal_())
+
+    return ("in-place update + normal_" if draws else "in-place update"), chain
+
+
 def _sampler_overhead(
     sampler: str, shape: tuple[int, ...], steps: int, device: torch.device
 ) -> Candidates:
-    from diffusers import DDIMScheduler, DDPMScheduler
-
     diffusion = Diffusion(Schedule.linear(_T))
-    options = {"num_train_timesteps": _T, "clip_sample": False, "timestep_spacing": "trailing"}
-    scheduler = DDPMScheduler(**options) if sampler == "ddpm" else DDIMScheduler(**options)
     x_T = randn(*shape, seed=1, dtype=torch.float32, device=device)
     zero = torch.zeros_like(x_T)
 
     def trivial_model(x: Tensor, t: Tensor) -> Tensor:
         return zero
 
-    def draws_and_updates() -> None:
-        """The floor of one chain: per step one x-sized update, plus one normal draw for
-        ddpm (ddim with eta = 0 draws nothing)."""
-        x = x_T.clone()
-        for _ in range(steps):
-            x.mul_(0.5)
-            if sampler == "ddpm":
-                x.add_(torch.randn_like(x))
-
-    anchor = f"diffusers {type(scheduler).__name__}.step"
+    anchors = {}
+    diffusers = _diffusers()
+    if diffusers is not None:
+        options = {"num_train_timesteps": _T, "clip_sample": False, "timestep_spacing": "trailing"}
+        family = diffusers.DDPMScheduler if sampler == "ddpm" else diffusers.DDIMScheduler
+        scheduler = family(**options)
+        anchors[_step_anchor(sampler)] = lambda: _diffusers_loop(
+            scheduler, trivial_model, x_T, steps
+        )
     return Candidates(
         gausslab=lambda: diffusion.sample(
             trivial_model, shape, sampler=sampler, steps=steps, x_T=x_T
         ),
-        anchors={anchor: lambda: _diffusers_loop(scheduler, trivial_model, x_T, steps)},
-        floor=(
-            "randn + in-place update" if sampler == "ddpm" else "in-place update",
-            draws_and_updates,
-        ),
-        reference=anchor if sampler == "ddim" else None,
+        anchors=anchors,
+        floors=dict([_chain_floor(sampler, x_T, steps)]),
+        reference=_step_anchor(sampler) if anchors and sampler == "ddim" else None,
     )
 
 
-def _mixture_end_to_end(n: int, steps: int, device: torch.device) -> Candidates:
-    from diffusers import DDIMScheduler
+def _step_anchor(sampler: str) -> str:
+    return f"diffusers {sampler.upper()}Scheduler.step"
 
+
+def _mixture_end_to_end(n: int, steps: int, device: torch.device) -> Candidates:
     from gausslab import Gaussian
     from gausslab.mixture import GaussianMixture
 
@@ -108,22 +131,22 @@ def _mixture_end_to_end(n: int, steps: int, device: torch.device) -> Candidates:
     data = GaussianMixture(torch.zeros(k, device=device), components)
     diffusion = Diffusion(Schedule.linear(_T))
     model = diffusion.optimal_model(data)
-    scheduler = DDIMScheduler(
-        num_train_timesteps=_T, clip_sample=False, timestep_spacing="trailing"
-    )
     x_T = randn(n, d, seed=1, dtype=torch.float32, device=device)
 
     def model_with_batched_t(x: Tensor, t: Tensor) -> Tensor:
         return model(x, t.expand(x.shape[0]) if t.dim() == 0 else t)
 
+    anchors = {}
+    diffusers = _diffusers()
+    if diffusers is not None:
+        scheduler = diffusers.DDIMScheduler(
+            num_train_timesteps=_T, clip_sample=False, timestep_spacing="trailing"
+        )
+        anchors[DDIM_LOOP] = lambda: _diffusers_loop(scheduler, model_with_batched_t, x_T, steps)
     return Candidates(
         gausslab=lambda: diffusion.sample(model, (n, d), sampler="ddim", steps=steps, x_T=x_T),
-        anchors={
-            "diffusers DDIMScheduler": lambda: _diffusers_loop(
-                scheduler, model_with_batched_t, x_T, steps
-            )
-        },
-        reference="diffusers DDIMScheduler",
+        anchors=anchors,
+        reference=DDIM_LOOP if anchors else None,
     )
 
 
@@ -144,7 +167,7 @@ def workloads(device: torch.device, quick: bool) -> list[Workload]:
             "q_sample",
             label(image_batch),
             functools.partial(_q_sample, image_batch, device),
-            targets=(Target(floor_at_most=3.0),),
+            targets=(Target(floor=COPY, at_most=1.5),),
         )
     ]
     for sampler in ("ddpm", "ddim"):
@@ -153,9 +176,7 @@ def workloads(device: torch.device, quick: bool) -> list[Workload]:
                 f"{sampler} step overhead",
                 f"{label(step_batch)}, {steps} steps, time per step, zero model",
                 functools.partial(_sampler_overhead, sampler, step_batch, steps, device),
-                targets=(
-                    Target(anchor=f"diffusers {sampler.upper()}Scheduler.step", at_least=2.0),
-                ),
+                targets=(Target(anchor=_step_anchor(sampler), at_least=2.0),),
                 calls_per_run=steps,
             )
         )
