@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from gausslab._validation import as_operand, broadcast_shapes, check_indices
-from gausslab.covariance import Dense, Diagonal, Isotropic
+from gausslab.covariance import Covariance
 from gausslab.gaussian import Gaussian
 
 __all__ = ["affine", "check_pair", "condition", "convolve", "marginal", "product"]
@@ -131,7 +131,7 @@ def _check_elementwise(g: Gaussian, A: Tensor) -> None:
         )
 
 
-def _matrix_map(g: Gaussian, A: Tensor) -> tuple[Tensor, Dense]:
+def _matrix_map(g: Gaussian, A: Tensor) -> tuple[Tensor, Covariance]:
     d = g.event_shape[0]
     d_out = A.shape[-2]
     if A.shape[-1] != d or d_out > d:
@@ -193,18 +193,10 @@ def condition(g: Gaussian, idx: Any, value: Any) -> Gaussian:
     observed = set(index)
     others = [i for i in range(d) if i not in observed]
     device = g.loc.device
-    loc_others = g.loc[..., torch.as_tensor(others, device=device)]
-    if not isinstance(g.covariance, Dense):
-        loc = loc_others.expand(*batch, len(others))
-        return _result(g, loc, g.covariance.select(others))
-    k = len(index)
-    joint = g.covariance.select(index + others).scale_tril_matrix()
     residual = value - g.loc[..., torch.as_tensor(index, device=device)]
-    # Dense.whiten folds the values' batch into the rows of one triangular solve (a batched
-    # solve would copy L'_11 once per value); the product folds them into one matmul too.
-    whitened = Dense(joint[..., :k, :k]).whiten(residual)
-    loc = loc_others + (whitened.unsqueeze(-2) @ joint[..., k:, :k].mT).squeeze(-2)
-    return _result(g, loc, Dense(joint[..., k:, k:]))
+    shift, covariance = g.covariance.condition(index, others, residual)
+    loc = g.loc[..., torch.as_tensor(others, device=device)] + shift
+    return _result(g, loc.expand(*batch, len(others)), covariance)
 
 
 # ----------------------------------------------------------------- product, convolve
@@ -223,30 +215,8 @@ def product(g: Gaussian, h: Gaussian) -> tuple[Gaussian, Tensor]:
     batch = check_pair(g, h)
     total = g.covariance.add(h.covariance)
     log_normalizer = Gaussian.from_covariance(h.loc, total, validate_args=False).log_prob(g.loc)
-    delta = h.loc - g.loc
-    cg, ch = g.covariance, h.covariance
-    if isinstance(cg, Isotropic) and isinstance(ch, Isotropic):
-        covariance = Isotropic(_parallel_std(cg.std, ch.std), g.event_shape, validate=False)
-    elif isinstance(cg, Isotropic | Diagonal) and isinstance(ch, Isotropic | Diagonal):
-        std = _parallel_std(cg.elementwise_std(), ch.elementwise_std())
-        covariance = Diagonal(std, g.event_shape, validate=False)
-    else:
-        covariance = None
-    if covariance is not None:
-        weight = cg.variance() / (cg.variance() + ch.variance())
-        loc = g.loc + weight * delta
-    else:
-        precision = cg.precision_matrix() + ch.precision_matrix()
-        covariance = Dense.from_precision(precision, "the precision of the product")
-        total_tril = total.scale_tril_matrix()
-        solved = torch.cholesky_solve(delta[..., None].expand(*batch, -1, 1), total_tril)
-        loc = g.loc + (cg.to_matrix() @ solved)[..., 0]
-    return _result(g, loc, covariance), log_normalizer.expand(batch)
-
-
-def _parallel_std(std_g: Tensor, std_h: Tensor) -> Tensor:
-    """sqrt(s_g^2 s_h^2 / (s_g^2 + s_h^2)) = s_g s_h / hypot(s_g, s_h), without overflow."""
-    return std_g * (std_h / torch.hypot(std_g, std_h))
+    loc = g.loc + g.covariance.product_shift(total, h.loc - g.loc)
+    return _result(g, loc, g.covariance.parallel(h.covariance)), log_normalizer.expand(batch)
 
 
 def convolve(g: Gaussian, h: Gaussian) -> Gaussian:

@@ -13,8 +13,6 @@ Gaussian pairs and, both ways, between a Gaussian and torch's ``Normal`` (scalar
 
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import Tensor
 from torch.distributions import Distribution, Independent, MultivariateNormal, Normal
@@ -22,7 +20,15 @@ from torch.distributions.kl import register_kl
 
 from gausslab import functional
 from gausslab.algebra import check_pair
-from gausslab.covariance import Covariance, Dense, Diagonal, Isotropic
+from gausslab.covariance import (
+    Covariance,
+    Dense,
+    Diagonal,
+    Elementwise,
+    dispatch,
+    register,
+    sum_over_event,
+)
 from gausslab.gaussian import Gaussian
 
 __all__ = ["kl_divergence", "wasserstein2"]
@@ -46,21 +52,45 @@ def kl_divergence(p: Gaussian, q: Gaussian) -> Tensor:
     """
     batch = check_pair(p, q, ("p", "q"))
     mean_term = 0.5 * q.covariance.mahalanobis_sq(p.loc - q.loc)
-    return (mean_term + _covariance_kl(p.covariance, q.covariance)).expand(batch)
+    return (mean_term + dispatch("kl", p.covariance, q.covariance)).expand(batch)
 
 
-def _covariance_kl(cp: Covariance, cq: Covariance) -> Tensor:
-    """KL(N(0, S_p) || N(0, S_q))."""
-    if not isinstance(cp, Dense) and not isinstance(cq, Dense):
-        per_coordinate = functional.normal_kl(0.0, _std(cp), 0.0, _std(cq))
-        return _sum_over_event(per_coordinate, cp.event_shape)
+@register("kl", Elementwise, Elementwise)
+def _kl_elementwise(cp: Elementwise, cq: Elementwise) -> Tensor:
+    """sum_i normal_kl(0, s_p,i, 0, s_q,i): no matrix."""
+    per_coordinate = functional.normal_kl(0.0, cp.elementwise_std(), 0.0, cq.elementwise_std())
+    return sum_over_event(per_coordinate, cp.event_shape)
+
+
+@register("kl", Covariance, Dense)
+def _kl_dense_q(cp: Covariance, cq: Dense) -> Tensor:
+    """The Cholesky route above with a dense q: the strictly lower part of L_q^{-1} L_p by
+    the halved triangular solve."""
     tril_p, tril_q = cp.scale_tril_matrix(), cq.scale_tril_matrix()
+    return _diagonal_kl(tril_p, tril_q) + 0.5 * _strict_lower_sq_norm(tril_q, tril_p)
+
+
+@register("kl", Dense, Elementwise)
+def _kl_diagonal_q(cp: Dense, cq: Elementwise) -> Tensor:
+    """The Cholesky route above with a diagonal q: M = L_p / s_q row by row, no solve."""
+    tril_p, tril_q = cp.scale_tril_matrix(), cq.scale_tril_matrix()
+    diag_q = tril_q.diagonal(dim1=-2, dim2=-1)
+    off_diagonal = (tril_p.tril(-1) / diag_q[..., :, None]).square().sum((-2, -1))
+    return _diagonal_kl(tril_p, tril_q) + 0.5 * off_diagonal
+
+
+def _diagonal_kl(tril_p: Tensor, tril_q: Tensor) -> Tensor:
+    """sum_i normal_kl(0, L_p,ii, 0, L_q,ii): the diagonal terms of the Cholesky route."""
     diag_p, diag_q = (t.diagonal(dim1=-2, dim2=-1) for t in (tril_p, tril_q))
-    if isinstance(cq, Dense):
-        off_diagonal = _strict_lower_sq_norm(tril_q, tril_p)
-    else:
-        off_diagonal = (tril_p.tril(-1) / diag_q[..., :, None]).square().sum((-2, -1))
-    return functional.normal_kl(0.0, diag_p, 0.0, diag_q).sum(-1) + 0.5 * off_diagonal
+    return functional.normal_kl(0.0, diag_p, 0.0, diag_q).sum(-1)
+
+
+@register("kl", Covariance, Covariance)
+def _kl_any(cp: Covariance, cq: Covariance) -> Tensor:
+    """1/2 [tr(S_q^{-1} S_p) - d + log|S_q| - log|S_p|] from the structures' own trace
+    solve and log-determinants (no digit-keeping split: nearly identical p and q lose
+    digits to the cancellation, as in torch)."""
+    return 0.5 * (cq.trace_solve(cp) - cp.dim + cq.log_det() - cp.log_det())
 
 
 # The solution M = a^{-1} b of lower-triangular a, b is lower triangular. On 2 x 2 blocks,
@@ -120,32 +150,27 @@ def wasserstein2(p: Gaussian, q: Gaussian) -> Tensor:
     itself is undefined where W2 = 0.
     """
     batch = check_pair(p, q, ("p", "q"))
-    mean_sq = _sum_over_event((p.loc - q.loc).square(), p.event_shape)
-    cp, cq = p.covariance, q.covariance
-    if not isinstance(cp, Dense) and not isinstance(cq, Dense):
-        covariance_sq = _sum_over_event((_std(cp) - _std(cq)).square(), cp.event_shape)
-    else:
-        tril_p, tril_q = cp.scale_tril_matrix(), cq.scale_tril_matrix()
-        with torch.no_grad():
-            u, _, vh = torch.linalg.svd(tril_q.mT @ tril_p)
-            rotation = u @ vh
-        covariance_sq = (tril_p - tril_q @ rotation).square().sum((-2, -1))
+    mean_sq = sum_over_event((p.loc - q.loc).square(), p.event_shape)
+    covariance_sq = dispatch("w2", p.covariance, q.covariance)
     return (mean_sq + covariance_sq).sqrt().expand(batch)
 
 
-def _std(covariance: Covariance) -> Tensor:
-    assert isinstance(covariance, Isotropic | Diagonal)
-    return covariance.elementwise_std()
+@register("w2", Elementwise, Elementwise)
+def _w2_elementwise(cp: Elementwise, cq: Elementwise) -> Tensor:
+    """sum_i (s_p,i - s_q,i)^2: exact and O(d)."""
+    difference = cp.elementwise_std() - cq.elementwise_std()
+    return sum_over_event(difference.square(), cp.event_shape)
 
 
-def _sum_over_event(values: Tensor, event_shape: torch.Size) -> Tensor:
-    """Sum over the trailing event dims of `values`, whose event dims may be broadcast
-    singletons (an isotropic std): each counts for the coordinates it stands for."""
-    k = len(event_shape)
-    if k == 0:
-        return values
-    repeats = math.prod(event_shape) // math.prod(values.shape[-k:])
-    return values.sum(tuple(range(-k, 0))) * repeats
+@register("w2", Covariance, Covariance)
+def _w2_any(cp: Covariance, cq: Covariance) -> Tensor:
+    """min over orthogonal R of |S_p - S_q R|_F^2 for the structures' square roots, R = U V^T
+    from the SVD of S_q^T S_p (held fixed for gradients)."""
+    scale_p, scale_q = cp.scale_matrix(), cq.scale_matrix()
+    with torch.no_grad():
+        u, _, vh = torch.linalg.svd(scale_q.mT @ scale_p)
+        rotation = u @ vh
+    return (scale_p - scale_q @ rotation).square().sum((-2, -1))
 
 
 # ------------------------------------------------------------------ torch.distributions.kl

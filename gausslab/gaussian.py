@@ -226,13 +226,13 @@ class Gaussian(Distribution):
     @cached_property
     def log_normalizer(self) -> Tensor:
         """log Z = log((2 pi)^(d/2) |Sigma|^(1/2)) = 1/2 (d log(2 pi) + log|Sigma|)."""
-        return 0.5 * (self.dim * _LOG_2PI + self.covariance.log_det())
+        return 0.5 * (self.covariance.rank * _LOG_2PI + self.covariance.log_det())
 
     # ------------------------------------------------------------------ densities
-    def _centered(self, value: Any) -> Tensor:
+    def _value(self, value: Any) -> Tensor:
         value = as_float_tensor(value, "x", like=self.loc)
         check_value_shape(value, self.event_shape, "x")
-        return value - self.loc
+        return value
 
     def _refuse_nan(self, result: Tensor) -> Tensor:
         if self._validate_args and bool(torch.isnan(result).any()):
@@ -241,7 +241,7 @@ class Gaussian(Distribution):
 
     def log_prob(self, value: Any) -> Tensor:
         """log p(x) = -1/2 [d log(2 pi) + log|Sigma| + (x - mu)^T Sigma^{-1} (x - mu)]."""
-        squared = self.covariance.mahalanobis_sq(self._centered(value), overwrite_x=True)
+        squared = self.covariance.mahalanobis_sq(self._value(value), self.loc)
         return self._refuse_nan(-0.5 * squared - self.log_normalizer)
 
     def prob(self, value: Any) -> Tensor:
@@ -250,16 +250,16 @@ class Gaussian(Distribution):
 
     def mahalanobis(self, value: Any) -> Tensor:
         """The Mahalanobis distance sqrt((x - mu)^T Sigma^{-1} (x - mu)) (not squared)."""
-        squared = self.covariance.mahalanobis_sq(self._centered(value), overwrite_x=True)
+        squared = self.covariance.mahalanobis_sq(self._value(value), self.loc)
         return self._refuse_nan(squared.sqrt())
 
     def standardize(self, value: Any) -> Tensor:
         """z = L^{-1} (x - mu): maps x ~ N(mu, Sigma) to z ~ N(0, I)."""
-        return self.covariance.whiten(self._centered(value))
+        return self.covariance.whiten(self._value(value) - self.loc)
 
     def entropy(self) -> Tensor:
         """H = d/2 (1 + log(2 pi)) + 1/2 log|Sigma|."""
-        return (0.5 * self.dim + self.log_normalizer).expand(self.batch_shape)
+        return (0.5 * self.covariance.rank + self.log_normalizer).expand(self.batch_shape)
 
     # ------------------------------------------------------------------ sampling
     def rsample(self, sample_shape: torch.Size | tuple[int, ...] = ()) -> Tensor:

@@ -34,7 +34,6 @@ from gausslab._validation import (
     check_value_shape,
     describe,
 )
-from gausslab.covariance import Dense, Diagonal, Isotropic, sum_squares
 from gausslab.gaussian import Gaussian
 
 __all__ = ["GaussianMixture", "log_weights"]
@@ -241,14 +240,14 @@ class GaussianMixture(Distribution):
         pairwise-distance kernel that never stores the (..., K, *event) residuals.
         """
         covariance = self.components.covariance
-        if isinstance(covariance, Isotropic):
+        if covariance.is_isotropic:
             rows, loc, sample, batch = self._rows(x)
             distance_sq = torch.cdist(rows, loc, compute_mode="donot_use_mm_for_euclid_dist")
-            variance = covariance.std.square().expand(self.components.batch_shape)
+            variance = covariance.variance().reshape(covariance.batch_shape)
+            variance = variance.expand(self.components.batch_shape)
             quadratic = distance_sq.square() / variance.unsqueeze(-2)
             return quadratic.movedim(-2, 0).reshape(*sample, *batch, self.num_components)
-        residuals = x.unsqueeze(self._component_axis()) - self.components.loc
-        return covariance.mahalanobis_sq(residuals, overwrite_x=True)
+        return covariance.mahalanobis_sq(x.unsqueeze(self._component_axis()), self.components.loc)
 
     def _log_joint(self, mahalanobis_sq: Tensor) -> Tensor:
         """log w_k + log N_k(x) = log w_k - 1/2 mahalanobis_sq_k - 1/2 log((2 pi)^d |Sigma_k|)."""
@@ -298,19 +297,21 @@ class GaussianMixture(Distribution):
         """grad_x log p(x) = sum_k r_k (-Sigma_k^{-1} (x - mu_k)) with r_k = p(k | x), in
         closed form: no autograd, no dense inverse.
 
-        Isotropic and diagonal components (precision P_k = 1 / diag(Sigma_k)) reduce it to
-        two matmuls over the K axis: score = r @ (P * mu) - x * (r @ P). Dense components use
-        Sigma_k^{-1} v = L_k^{-T} (L_k^{-1} v): the whitened residuals serve both the
-        responsibilities and, after a transposed triangular solve, the pull.
+        Diagonal components (precision P_k = 1 / diag(Sigma_k)) reduce it to two matmuls over
+        the K axis: score = r @ (P * mu) - x * (r @ P). Other structures use
+        Sigma_k^{-1} v = S_k^{-T} (S_k^{-1} v): the whitened residuals serve both the
+        responsibilities and, after the transposed solve, the pull.
         """
         x = self._as_value(value)
         covariance = self.components.covariance
-        if isinstance(covariance, Dense):
-            whitened = covariance.whiten(x.unsqueeze(-2) - self.components.loc)
-            log_joint = self._log_joint(sum_squares(whitened))
-            pulls = covariance.whiten_transpose(whitened)
-            score = -(log_joint.softmax(-1).unsqueeze(-1) * pulls).sum(-2)
-            return self._refuse_nan(score)
+        if not covariance.is_diagonal:
+            residuals = x.unsqueeze(self._component_axis()) - self.components.loc
+            pulls, mahalanobis_sq = covariance.solve_and_mahalanobis_sq(residuals)
+            responsibilities = self._log_joint(mahalanobis_sq).softmax(-1)
+            weights = responsibilities.reshape(
+                responsibilities.shape + (1,) * len(self.event_shape)
+            )
+            return self._refuse_nan(-(weights * pulls).sum(self._component_axis()))
         responsibilities = self._log_joint(self._mahalanobis_sq(x)).softmax(-1)
         rows, loc, sample, batch = self._rows(x)
         precision = self._flat_per_component(covariance.variance().reciprocal(), batch)
@@ -366,9 +367,9 @@ class GaussianMixture(Distribution):
         chosen = self._choose(sample_shape, generator)
         eps = torch.randn(shape, dtype=loc.dtype, device=loc.device, generator=generator)
         covariance = self.components.covariance
-        if isinstance(covariance, Isotropic | Diagonal):
+        if covariance.is_diagonal:
             return self._pick(loc, chosen) + self._pick(covariance.elementwise_std(), chosen) * eps
-        # Dense: L_k eps for every k with one shared eps (one batched product), keep k.
+        # Otherwise S_k eps for every k with one shared eps (one batched product), keep k.
         scaled = covariance.scale_mul(eps.unsqueeze(self._component_axis()))
         return self._pick(loc, chosen) + self._pick(scaled, chosen)
 
@@ -554,16 +555,7 @@ def _with_component_dim(g: Gaussian) -> Gaussian:
     """g with a size-1 dim appended to its batch shape, to line up with a components' K."""
     if not g.batch_shape:
         return g
-    covariance = g.covariance
+    covariance = g.covariance.unsqueeze_batch(-1)
     event_ndims = len(g.event_shape)
-    if isinstance(covariance, Isotropic):
-        covariance = Isotropic(covariance.std.unsqueeze(-1), g.event_shape, validate=False)
-    elif isinstance(covariance, Diagonal):
-        std = covariance.elementwise_std()
-        if std.dim() > event_ndims:
-            std = std.unsqueeze(-1 - event_ndims)
-        covariance = Diagonal(std, g.event_shape, validate=False)
-    else:
-        covariance = Dense(covariance.scale_tril_matrix().unsqueeze(-3))
     loc = g.loc.unsqueeze(-1 - event_ndims) if g.loc.dim() > event_ndims else g.loc
     return Gaussian.from_covariance(loc, covariance, validate_args=False)

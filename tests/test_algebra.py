@@ -4,6 +4,7 @@ quadrature with scipy.integrate.quad, and Monte Carlo with tolerances of 5 stand
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -17,6 +18,7 @@ from hypothesis import strategies as st
 import gausslab
 from gausslab import Gaussian
 from gausslab.covariance import Dense, Diagonal, Isotropic
+from tests.structures import STRUCTURES, random_gaussian
 
 F64 = torch.float64
 SETTINGS = settings(max_examples=25, deadline=None)
@@ -238,19 +240,12 @@ def test_affine_matrix_matches_dense_algebra_and_scipy():
     np.testing.assert_allclose(result.log_prob(torch.from_numpy(x)).numpy(), expected, rtol=1e-10)
 
 
-@pytest.mark.parametrize(
-    "make",
-    [
-        lambda: Gaussian.isotropic(torch.zeros(3, dtype=F64), 2.0),
-        lambda: Gaussian.diagonal(torch.zeros(3, dtype=F64), torch.tensor([1.0, 2, 3], dtype=F64)),
-        lambda: dense(3, 8),
-    ],
-    ids=["isotropic", "diagonal", "dense"],
-)
-def test_affine_scalar_and_vector_maps_keep_structure(make):
+@pytest.mark.parametrize("structure", STRUCTURES)
+def test_affine_scalar_and_vector_maps_keep_structure(structure):
     """c x scales Sigma by c^2 (isotropic stays isotropic); diag(a) x gives
-    diag(a) Sigma diag(a) (isotropic becomes diagonal, dense stays dense), against numpy."""
-    g = make()
+    diag(a) Sigma diag(a) (isotropic becomes diagonal, others keep their structure), against
+    numpy."""
+    g = random_gaussian(structure, d=3, seed=8)
     sigma = g.covariance_matrix.numpy()
     scaled = g.affine(-2.0, 1.0)
     assert type(scaled.covariance) is type(g.covariance)
@@ -258,7 +253,7 @@ def test_affine_scalar_and_vector_maps_keep_structure(make):
     np.testing.assert_allclose(scaled.mean.numpy(), 1.0 - 2.0 * g.mean.numpy())
     a = np.array([0.5, -1.0, 3.0])
     mapped = g.affine(torch.from_numpy(a))
-    expected_type = Dense if isinstance(g.covariance, Dense) else Diagonal
+    expected_type = Diagonal if g.covariance.is_diagonal else type(g.covariance)
     assert isinstance(mapped.covariance, expected_type)
     np.testing.assert_allclose(
         mapped.covariance_matrix.numpy(), np.diag(a) @ sigma @ np.diag(a), rtol=1e-12
@@ -339,40 +334,29 @@ def test_affine_keeps_float32():
 
 
 # ------------------------------------------------------------------------------ product
-@pytest.mark.parametrize(
-    "pair",
-    [
-        ("isotropic", "isotropic"),
-        ("diagonal", "isotropic"),
-        ("dense", "diagonal"),
-        ("dense", "dense"),
-    ],
-)
-def test_product_matches_precision_formula_and_scipy_normalizer(pair):
+def product_structure(left: str, right: str) -> type:
+    """The structure a product keeps: isotropic for two isotropic, diagonal for two
+    diagonal ones, dense otherwise."""
+    if left == right == "isotropic":
+        return Isotropic
+    return Diagonal if {left, right} <= {"isotropic", "diagonal"} else Dense
+
+
+@pytest.mark.parametrize(("left", "right"), itertools.product(STRUCTURES, STRUCTURES))
+def test_product_matches_precision_formula_and_scipy_normalizer(left, right):
     """S = (S_g^-1 + S_h^-1)^-1 and mu = S (S_g^-1 mu_g + S_h^-1 mu_h) by np.linalg.inv; log Z
     equals scipy's logpdf of mu_g under N(mu_h, S_g + S_h); structure kept where possible."""
-    loc_g, loc_h = (
-        torch.tensor([0.3, -1.0, 2.0], dtype=F64),
-        torch.tensor([1.0, 0.5, -0.2], dtype=F64),
-    )
-    make = {
-        "isotropic": lambda loc, s: Gaussian.isotropic(loc, 0.7 + s),
-        "diagonal": lambda loc, s: Gaussian.diagonal(
-            loc, torch.tensor([0.5, 1.0, 2.0], dtype=F64) + s
-        ),
-        "dense": lambda loc, s: Gaussian(loc, spd(3, int(10 * s))),
-    }
-    g, h = make[pair[0]](loc_g, 0.0), make[pair[1]](loc_h, 0.4)
+    g, h = random_gaussian(left, d=3, seed=1), random_gaussian(right, d=3, seed=2)
+    loc_g, loc_h = g.loc.numpy(), h.loc.numpy()
     result, log_z = gausslab.product(g, h)
     sg, sh = g.covariance_matrix.numpy(), h.covariance_matrix.numpy()
     sigma = np.linalg.inv(np.linalg.inv(sg) + np.linalg.inv(sh))
-    mu = sigma @ (np.linalg.solve(sg, loc_g.numpy()) + np.linalg.solve(sh, loc_h.numpy()))
+    mu = sigma @ (np.linalg.solve(sg, loc_g) + np.linalg.solve(sh, loc_h))
     np.testing.assert_allclose(result.covariance_matrix.numpy(), sigma, rtol=1e-11, atol=1e-13)
     np.testing.assert_allclose(result.mean.numpy(), mu, rtol=1e-11, atol=1e-13)
-    expected = scipy.stats.multivariate_normal(loc_h.numpy(), sg + sh).logpdf(loc_g.numpy())
+    expected = scipy.stats.multivariate_normal(loc_h, sg + sh).logpdf(loc_g)
     assert log_z.item() == pytest.approx(expected, rel=1e-12)
-    structure = {"isotropic": Isotropic, "diagonal": Diagonal}.get(pair[0], Dense)
-    assert isinstance(result.covariance, structure)
+    assert isinstance(result.covariance, product_structure(left, right))
 
 
 def test_product_density_is_g_times_h_over_z_batched():

@@ -18,10 +18,10 @@ from torch.distributions import Independent, MultivariateNormal, Normal, Uniform
 
 import gausslab
 from gausslab import Gaussian, divergences
+from tests.structures import STRUCTURES, random_gaussian
 
 F64 = torch.float64
 SETTINGS = settings(max_examples=25, deadline=None)
-STRUCTURES = ["isotropic", "diagonal", "dense"]
 
 
 def spd(d: int, seed: int, *batch: int) -> torch.Tensor:
@@ -32,13 +32,7 @@ def spd(d: int, seed: int, *batch: int) -> torch.Tensor:
 
 
 def make(structure: str, d: int, seed: int, *batch: int) -> Gaussian:
-    rng = np.random.default_rng(seed + 100)
-    loc = torch.from_numpy(rng.standard_normal((*batch, d)))
-    if structure == "isotropic":
-        return Gaussian.isotropic(loc, torch.from_numpy(rng.uniform(0.5, 2.0, batch)))
-    if structure == "diagonal":
-        return Gaussian.diagonal(loc, torch.from_numpy(rng.uniform(0.5, 2.0, (*batch, d))))
-    return Gaussian(loc, spd(d, seed, *batch))
+    return random_gaussian(structure, *batch, d=d, seed=seed)
 
 
 def kl_reference(mu_p, s_p, mu_q, s_q) -> float:

@@ -12,12 +12,14 @@ compare them to 1e-10 relative (different kernels, same precision).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 import torch
 
 from gausslab import Gaussian, GaussianMixture, kl_divergence, wasserstein2
 from gausslab.diffusion import Diffusion, Schedule
+from tests.structures import STRUCTURES, random_gaussian
 
 F32, F64 = torch.float32, torch.float64
 RTOL32 = 2e-6
@@ -25,31 +27,20 @@ HAS_CUDA = torch.cuda.is_available()
 needs_cuda = pytest.mark.skipif(not HAS_CUDA, reason="no CUDA device on this machine")
 
 
-def _dense_cov(d: int, seed: int) -> torch.Tensor:
-    generator = torch.Generator().manual_seed(seed)
-    a = torch.randn(d, d, dtype=F64, generator=generator)
-    return a @ a.T / d + 0.5 * torch.eye(d, dtype=F64)
-
-
-def _params(seed: int = 0, d: int = 4, batch: int = 3) -> dict[str, torch.Tensor]:
+def _params(seed: int = 0, d: int = 4, batch: int = 3) -> dict[str, Any]:
     generator = torch.Generator().manual_seed(seed)
     return {
+        "seed": seed,
         "loc": torch.randn(batch, d, dtype=F64, generator=generator),
-        "std": torch.rand(batch, d, dtype=F64, generator=generator) + 0.5,
-        "cov": _dense_cov(d, seed),
+        "cov": random_gaussian("dense", d=d, seed=seed).covariance_matrix,
         "x": torch.randn(5, batch, d, dtype=F64, generator=generator) * 2,
-        "iso": torch.rand(batch, dtype=F64, generator=generator) + 0.5,
     }
 
 
-def build(structure: str, p: dict[str, torch.Tensor], dtype: torch.dtype, device="cpu"):
-    """A Gaussian of the given structure from the float64 parameters cast to dtype/device."""
-    cast = {k: v.to(dtype=dtype, device=device) for k, v in p.items()}
-    if structure == "isotropic":
-        return Gaussian.isotropic(cast["loc"], cast["iso"])
-    if structure == "diagonal":
-        return Gaussian.diagonal(cast["loc"], cast["std"])
-    return Gaussian(cast["loc"], cast["cov"])
+def build(structure: str, p: dict[str, Any], dtype: torch.dtype, device="cpu") -> Gaussian:
+    """A (3,)-batch Gaussian of the given structure drawn from p's seed in float64, cast to
+    dtype/device."""
+    return random_gaussian(structure, 3, d=4, seed=p["seed"], dtype=dtype, device=device)
 
 
 def _mixture(p: dict[str, torch.Tensor], dtype: torch.dtype, device="cpu") -> GaussianMixture:
@@ -59,8 +50,6 @@ def _mixture(p: dict[str, torch.Tensor], dtype: torch.dtype, device="cpu") -> Ga
     logits = torch.tensor([0.1, -0.4, 0.3], dtype=dtype, device=device)
     return GaussianMixture(logits, components)
 
-
-STRUCTURES = ("isotropic", "diagonal", "dense")
 
 # name -> f(params, dtype, device) returning one tensor
 OPERATIONS: dict[str, Callable[..., torch.Tensor]] = {}

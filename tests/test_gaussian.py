@@ -11,6 +11,7 @@ import torch
 from torch.distributions import Independent, MultivariateNormal, Normal
 
 from gausslab import Gaussian, UnivariateGaussian
+from tests.structures import STRUCTURES, random_gaussian
 
 DTYPES = [torch.float32, torch.float64]
 TOL = {torch.float32: dict(rtol=1e-4, atol=1e-4), torch.float64: dict(rtol=1e-10, atol=1e-10)}
@@ -150,20 +151,15 @@ def test_principal_axes_of_diagonal_and_isotropic_structures():
     torch.testing.assert_close(directions, torch.eye(2))
 
 
-@pytest.mark.parametrize("kind", ["dense", "diagonal", "isotropic"])
-def test_sample_moments_match_within_standard_error(kind):
+@pytest.mark.parametrize("structure", STRUCTURES)
+def test_sample_moments_match_within_standard_error(structure):
     """Sample mean and covariance are within 5 standard errors of mu and Sigma.
 
     SE(mean_i) = sqrt(Sigma_ii / N); SE(cov_ij) = sqrt((Sigma_ii Sigma_jj + Sigma_ij^2) / N).
     """
     torch.manual_seed(1)
-    loc = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
-    if kind == "dense":
-        g = Gaussian(loc, random_spd(d=3, seed=5))
-    elif kind == "diagonal":
-        g = Gaussian.diagonal(loc, torch.tensor([0.5, 1.0, 2.0], dtype=torch.float64))
-    else:
-        g = Gaussian.isotropic(loc, 1.5)
+    g = random_gaussian(structure, d=3, seed=5)
+    loc = g.loc
     n = 200_000
     draws = g.sample((n,))
     assert draws.shape == (n, 3)

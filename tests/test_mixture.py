@@ -19,34 +19,17 @@ from torch.distributions import (
 )
 
 from gausslab import Gaussian, GaussianMixture, Isotropic
+from tests.structures import STRUCTURES, from_matrix, random_gaussian
 
 F64 = torch.float64
-STRUCTURES = ["isotropic", "diagonal", "dense"]
-
-
-def build(structure: str, means: torch.Tensor, covs: torch.Tensor) -> Gaussian:
-    """Components of the given structure from their means and covariance matrices."""
-    if structure == "isotropic":
-        return Gaussian.isotropic(means, covs[..., 0, 0].sqrt())
-    if structure == "diagonal":
-        return Gaussian.diagonal(means, covs.diagonal(dim1=-2, dim2=-1).sqrt())
-    return Gaussian(means, covs)
 
 
 def parameters(structure: str, *batch: int, k: int = 3, d: int = 3, seed: int = 0):
     """(logits, means, covariance matrices) in float64, and the matching components."""
     g = torch.Generator().manual_seed(seed)
     logits = torch.randn(*batch, k, generator=g, dtype=F64)
-    means = 2 * torch.randn(*batch, k, d, generator=g, dtype=F64)
-    eye = torch.eye(d, dtype=F64)
-    if structure == "isotropic":
-        covs = (0.5 + torch.rand(*batch, k, generator=g, dtype=F64))[..., None, None] ** 2 * eye
-    elif structure == "diagonal":
-        covs = torch.diag_embed((0.5 + torch.rand(*batch, k, d, generator=g, dtype=F64)) ** 2)
-    else:
-        a = torch.randn(*batch, k, d, d, generator=g, dtype=F64)
-        covs = a @ a.mT / d + 0.3 * eye
-    return logits, means, covs, build(structure, means, covs)
+    components = random_gaussian(structure, *batch, k, d=d, generator=g)
+    return logits, components.loc, components.covariance_matrix, components
 
 
 def scipy_density(logits, means, covs, x) -> np.ndarray:
@@ -59,11 +42,8 @@ def scipy_density(logits, means, covs, x) -> np.ndarray:
 
 
 def torch_reference(logits, means, covs, structure):
-    if structure == "dense":
-        component = MultivariateNormal(means, covs)
-    else:
-        component = Independent(Normal(means, covs.diagonal(dim1=-2, dim2=-1).sqrt()), 1)
-    return MixtureSameFamily(Categorical(logits=logits), component)
+    """torch's MixtureSameFamily over MultivariateNormal components (any structure)."""
+    return MixtureSameFamily(Categorical(logits=logits), MultivariateNormal(means, covs))
 
 
 # ----------------------------------------------------------------------------- densities
@@ -81,7 +61,7 @@ def test_log_prob_matches_scipy_weighted_sum_of_pdfs(structure):
 @pytest.mark.parametrize("structure", STRUCTURES)
 def test_batched_log_prob_matches_mixture_same_family(structure):
     """A (2,)-batch of mixtures evaluated on (5, 2, d) points agrees with torch's
-    MixtureSameFamily over MultivariateNormal / Independent(Normal)."""
+    MixtureSameFamily over MultivariateNormal."""
     logits, means, covs, components = parameters(structure, 2)
     x = torch.randn(5, 2, 3, dtype=F64)
     mixture = GaussianMixture(logits, components)
@@ -142,7 +122,8 @@ def test_far_from_every_mode_stays_finite_and_exact(structure):
     score are finite and equal their dominant-term closed forms."""
     means = torch.tensor([[0.0, 0.0], [1.0, 0.0]], dtype=F64)
     mixture = GaussianMixture(
-        torch.zeros(2, dtype=F64), build(structure, means, torch.eye(2, dtype=F64).expand(2, 2, 2))
+        torch.zeros(2, dtype=F64),
+        from_matrix(structure, means, torch.eye(2, dtype=F64).expand(2, 2, 2)),
     )
     x = torch.tensor([[-1000.0, 0.0]], dtype=F64)
     # component 0 dominates by exp(-999.5): log p = log(1/2) + log N(x; 0, I)
@@ -210,8 +191,8 @@ def test_score_in_float32_tracks_float64(structure):
     covs = 0.01 * covs
     g = torch.Generator().manual_seed(0)
     x = means[torch.arange(200) % 8] + 0.1 * torch.randn(200, 16, generator=g, dtype=F64)
-    expected = GaussianMixture(logits, build(structure, means, covs)).score(x)
-    mixture32 = GaussianMixture(logits.float(), build(structure, means.float(), covs.float()))
+    expected = GaussianMixture(logits, from_matrix(structure, means, covs)).score(x)
+    mixture32 = GaussianMixture(logits.float(), from_matrix(structure, means.float(), covs.float()))
     score32 = mixture32.score(x.float())
     assert score32.dtype == torch.float32
     error = (score32.double() - expected).abs().max() / expected.abs().max()
@@ -268,7 +249,7 @@ def test_rsample_gradient_flows_to_means_not_to_weights(structure):
     logits, means, covs, _ = parameters(structure)
     means = means.clone().requires_grad_()
     logits = logits.clone().requires_grad_()
-    components = build(structure, means, covs)
+    components = from_matrix(structure, means, covs)
     n = 1000
     draws = GaussianMixture(logits, components).rsample((n,))
     draws.sum().backward()
@@ -419,7 +400,7 @@ def test_convolve_with_a_batched_gaussian_lines_up_with_the_mixture_batch(noise_
         * torch.tensor([1.0, 1.5, 2.0], dtype=F64)[: 1 if noise_structure == "isotropic" else 3]
     )
     noise_means = torch.tensor([[0.0, 1.0, 0.0], [-1.0, 0.0, 2.0]], dtype=F64)
-    noise = build(noise_structure, noise_means, noise_covs)
+    noise = from_matrix(noise_structure, noise_means, noise_covs)
     result = GaussianMixture(logits, components).convolve(noise)
     assert result.batch_shape == (2,)
     y = torch.randn(5, 3, dtype=F64)
@@ -654,10 +635,13 @@ def test_float64_points_on_a_float32_mixture_are_promoted_not_truncated():
     logits, means, covs, _ = parameters("isotropic")
     x = torch.randn(4, 3, dtype=F64)
     exact = GaussianMixture(
-        logits.float().double(), build("isotropic", means.float().double(), covs.float().double())
+        logits.float().double(),
+        from_matrix("isotropic", means.float().double(), covs.float().double()),
     )
     for structure in ("isotropic", "diagonal"):
-        mixture32 = GaussianMixture(logits.float(), build(structure, means.float(), covs.float()))
+        mixture32 = GaussianMixture(
+            logits.float(), from_matrix(structure, means.float(), covs.float())
+        )
         assert mixture32.log_prob(x).dtype == F64 and mixture32.score(x).dtype == F64
         torch.testing.assert_close(mixture32.log_prob(x), exact.log_prob(x), rtol=1e-6, atol=1e-6)
         torch.testing.assert_close(mixture32.score(x), exact.score(x), rtol=1e-6, atol=1e-6)

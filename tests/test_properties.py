@@ -26,10 +26,10 @@ from hypothesis import strategies as st
 
 from gausslab import Gaussian, GaussianMixture, kl_divergence, product, wasserstein2
 from gausslab.diffusion import Diffusion, Schedule
+from tests.structures import STRUCTURES, random_gaussian, with_component_axis
 
 PROPERTY_EXAMPLES = 10 * settings.default.max_examples
 PROPERTY = settings(max_examples=PROPERTY_EXAMPLES)
-STRUCTURES = ("isotropic", "diagonal", "dense")
 DTYPES = (torch.float32, torch.float64)
 # Relative tolerance per dtype: ~400 eps for float32 (1-6 dims, a few solves), 1e-10 for
 # float64.
@@ -89,19 +89,14 @@ def specs(draw, min_dim: int = 1, structures=STRUCTURES, dtypes=DTYPES) -> Spec:
 
 def make_gaussian(spec: Spec, generator: torch.Generator, structure: str | None = None):
     """A Gaussian of spec's batch shape, event (dim,), dtype and structure."""
-    structure = structure or spec.structure
-    d, batch, s = spec.dim, spec.batch, spec.scale
-    loc = spec.randn(*batch, d, generator=generator) * s
-    if structure == "isotropic":
-        std = (torch.rand(batch, dtype=torch.float64, generator=generator) + 0.5) * s
-        return Gaussian.isotropic(loc, std.to(spec.dtype))
-    if structure == "diagonal":
-        std = (torch.rand(*batch, d, dtype=torch.float64, generator=generator) + 0.5) * s
-        return Gaussian.diagonal(loc, std.to(spec.dtype))
-    lower = torch.randn(*batch, d, d, dtype=torch.float64, generator=generator).tril(-1) * 0.3
-    diagonal = torch.rand(*batch, d, dtype=torch.float64, generator=generator) + 0.5
-    tril = (lower + torch.diag_embed(diagonal)) * s
-    return Gaussian(loc, (tril @ tril.mT).to(spec.dtype))
+    return random_gaussian(
+        structure or spec.structure,
+        *spec.batch,
+        d=spec.dim,
+        generator=generator,
+        scale=spec.scale,
+        dtype=spec.dtype,
+    )
 
 
 def close(actual: torch.Tensor, expected: torch.Tensor, rtol: float, scale: float = 1.0):
@@ -342,7 +337,7 @@ def test_mixture_of_one_component_is_the_gaussian(spec: Spec):
     COUNTS["mixture of one"] += 1
     generator = spec.generator()
     g = make_gaussian(spec, generator)
-    components = _with_component_axis(g)
+    components = with_component_axis(g)
     mixture = GaussianMixture(torch.zeros(*spec.batch, 1, dtype=spec.dtype), components)
     x = g.mean + spec.randn(*spec.batch, spec.dim, generator=generator) * spec.scale
     close(mixture.log_prob(x), g.log_prob(x), spec.rtol * 10, scale=spec.dim)
@@ -351,15 +346,3 @@ def test_mixture_of_one_component_is_the_gaussian(spec: Spec):
     close(mixture.score(x), autograd_score, spec.rtol * 20, scale=1 / spec.scale)
     close(mixture.mean, g.mean, spec.rtol, scale=spec.scale)
     close(mixture.variance, g.variance, spec.rtol * 10, scale=spec.scale**2)
-
-
-def _with_component_axis(g: Gaussian) -> Gaussian:
-    """g with a trailing batch dim of size 1 (the component axis), same structure."""
-    d = g.event_shape[0]
-    loc = g.mean.unsqueeze(-2)
-    cov = g.covariance
-    if type(cov).__name__ == "Isotropic":
-        return Gaussian.isotropic(loc, cov.std.expand(g.batch_shape).unsqueeze(-1))
-    if type(cov).__name__ == "Diagonal":
-        return Gaussian.diagonal(loc, g.stddev.unsqueeze(-2))
-    return Gaussian(loc, scale_tril=g.scale_tril.reshape(*g.batch_shape, 1, d, d))
