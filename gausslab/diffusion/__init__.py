@@ -1,8 +1,8 @@
 """Gaussian diffusion: noise schedules, the forward/reverse process, its variational bound,
 samplers, and exact ground truth for Gaussian and Gaussian-mixture data."""
 
+from gausslab.diffusion.diffusion import Diffusion
 from gausslab.diffusion.evaluation import SamplerError, evaluate_sampler, format_table
-from gausslab.diffusion.process import Diffusion
 from gausslab.diffusion.samplers import SAMPLERS
 from gausslab.diffusion.schedule import Schedule
 from gausslab.diffusion.vlb import VLBTerms

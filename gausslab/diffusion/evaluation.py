@@ -31,8 +31,8 @@ import torch
 from torch import Tensor
 
 from gausslab.diffusion.ground_truth import marginal, optimal_model
-from gausslab.diffusion.process import Diffusion
-from gausslab.diffusion.samplers import SAMPLERS, SamplerPlan, plan
+from gausslab.diffusion.process import DiffusionProcess
+from gausslab.diffusion.samplers import SAMPLERS, Sampler, plan
 from gausslab.diffusion.schedule import Schedule
 from gausslab.divergences import wasserstein2
 from gausslab.gaussian import Gaussian
@@ -66,7 +66,7 @@ class SamplerError:
 
 
 def evaluate_sampler(
-    diffusion: Diffusion,
+    diffusion: DiffusionProcess,
     data: Gaussian | GaussianMixture,
     *,
     samplers: Sequence[str] = SAMPLERS,
@@ -115,7 +115,7 @@ def evaluate_sampler(
 
 
 def sampler_output_law(
-    diffusion: Diffusion, data: Gaussian, sampler_plan: SamplerPlan, *, start: str = "prior"
+    diffusion: DiffusionProcess, data: Gaussian, sampler_plan: Sampler, *, start: str = "prior"
 ) -> Gaussian:
     """The exact law N(f, F F^T) of a sampler's output with the optimal model for Gaussian
     `data` (vector or scalar events), computed by running `sampler_plan` on basis inputs.
@@ -151,9 +151,9 @@ def sampler_output_law(
 
 
 def _cross_entropy_gap(
-    diffusion: Diffusion,
+    diffusion: DiffusionProcess,
     data: GaussianMixture,
-    sampler_plan: SamplerPlan,
+    sampler_plan: Sampler,
     model: Callable[[Tensor, Tensor], Tensor],
     num_samples: int,
     start: str,
@@ -246,7 +246,7 @@ def forward_mixture_trajectory(
         raise ValueError(f"ts must be a non-empty, strictly ascending sequence, got {list(ts)}")
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 2:
         raise ValueError(f"num_samples must be an int >= 2, got {num_samples!r}")
-    diffusion = Diffusion(schedule)
+    diffusion = DiffusionProcess(schedule)
     loc = mixture.components.loc
     reach = float(loc.abs().max() + 8 * mixture.components.stddev.max())
     half_width = max(6.0, reach)

@@ -26,7 +26,7 @@ import torch
 from torch import Tensor
 
 from gausslab._validation import describe
-from gausslab.diffusion.process import PREDICTIONS, Diffusion
+from gausslab.diffusion.process import PREDICTIONS, DiffusionProcess
 from gausslab.gaussian import Gaussian
 from gausslab.mixture import GaussianMixture
 
@@ -36,7 +36,7 @@ Data = Gaussian | GaussianMixture
 Model = Callable[[Tensor, Tensor], Tensor]
 
 
-def marginal(diffusion: Diffusion, data: Data, t: int | Tensor) -> Data:
+def marginal(diffusion: DiffusionProcess, data: Data, t: int | Tensor) -> Data:
     """The exact law of x_t: data.affine(sqrt(abar_t)).convolve(N(0, (1 - abar_t) I)).
 
     `data` is a ``Gaussian`` or a ``GaussianMixture`` (the result has the same type and batch
@@ -47,10 +47,9 @@ def marginal(diffusion: Diffusion, data: Data, t: int | Tensor) -> Data:
     step = int(diffusion.schedule.check_t(_scalar_t(t), low=0))
     if step == 0:
         return data
-    schedule = diffusion.schedule
     loc = _loc(data)
-    scale = schedule.alphas_cumprod[step].sqrt().to(loc.dtype).item()
-    noise_std = schedule.one_minus_alphas_cumprod[step].sqrt().to(loc.dtype).item()
+    scale = diffusion.coef("sqrt_alphas_cumprod", step, loc).item()
+    noise_std = diffusion.coef("sqrt_one_minus_alphas_cumprod", step, loc).item()
     event = data.event_shape
     noise = Gaussian.isotropic(
         loc.new_zeros(event), torch.tensor(noise_std, dtype=loc.dtype), event_ndims=len(event)
@@ -58,7 +57,7 @@ def marginal(diffusion: Diffusion, data: Data, t: int | Tensor) -> Data:
     return data.affine(scale).convolve(noise)
 
 
-def optimal_score(diffusion: Diffusion, data: Data, x_t: Tensor, t: int | Tensor) -> Tensor:
+def optimal_score(diffusion: DiffusionProcess, data: Data, x_t: Tensor, t: int | Tensor) -> Tensor:
     """grad_x log q(x_t) of the exact marginal, per example: shape of x_t = (B, *event).
 
     score = grad log p_y(y) / sqrt(abar_t) with y = x_t / sqrt(abar_t) (see the module
@@ -68,18 +67,18 @@ def optimal_score(diffusion: Diffusion, data: Data, x_t: Tensor, t: int | Tensor
     return _Frame(diffusion, data, x_t, t).score()
 
 
-def optimal_eps(diffusion: Diffusion, data: Data, x_t: Tensor, t: int | Tensor) -> Tensor:
+def optimal_eps(diffusion: DiffusionProcess, data: Data, x_t: Tensor, t: int | Tensor) -> Tensor:
     """E[eps | x_t] = -sqrt(1 - abar_t) grad log q(x_t) = -sigma_t grad log p_y(y); shape of x_t."""
     return _Frame(diffusion, data, x_t, t).eps()
 
 
-def optimal_x0(diffusion: Diffusion, data: Data, x_t: Tensor, t: int | Tensor) -> Tensor:
+def optimal_x0(diffusion: DiffusionProcess, data: Data, x_t: Tensor, t: int | Tensor) -> Tensor:
     """E[x_0 | x_t] = (x_t + (1 - abar_t) grad log q(x_t)) / sqrt(abar_t)
     = y + sigma_t^2 grad log p_y(y); shape of x_t."""
     return _Frame(diffusion, data, x_t, t).x0()
 
 
-def optimal_model(diffusion: Diffusion, data: Data, prediction: str = "eps") -> Model:
+def optimal_model(diffusion: DiffusionProcess, data: Data, prediction: str = "eps") -> Model:
     """The Bayes-optimal model(x_t, t) for `data`, predicting eps*, x0* or v*.
 
     v* = sqrt(abar_t) eps* - sqrt(1 - abar_t) x0*. t is an int64 tensor of shape (B,) (one
@@ -107,7 +106,9 @@ def optimal_model(diffusion: Diffusion, data: Data, prediction: str = "eps") -> 
 class _Frame:
     """x_t in the variance-exploding frame y = x_t / sqrt(abar_t), with grad log p_y(y)."""
 
-    def __init__(self, diffusion: Diffusion, data: Data, x_t: Tensor, t: int | Tensor) -> None:
+    def __init__(
+        self, diffusion: DiffusionProcess, data: Data, x_t: Tensor, t: int | Tensor
+    ) -> None:
         _check_data(diffusion, data)
         loc = _loc(data)
         event = data.event_shape
@@ -122,13 +123,13 @@ class _Frame:
                 f"x_t must have data's dtype and device ({loc.dtype} on {loc.device}), got "
                 f"{x_t.dtype} on {x_t.device}"
             )
-        self.t = diffusion._check_t(t, x_t)
-        schedule = diffusion.schedule
+        self.t = diffusion.check_t(t, x_t)
         index = torch.as_tensor(self.t).cpu()
         if index.ndim == 1 and bool((index == index[0]).all()):
             index = index[0]  # one t for the whole batch (as in sampling): one law, batch ()
-        sqrt_abar = schedule.alphas_cumprod[index].sqrt().to(loc)
-        sigma = schedule.sigmas[index].to(loc)
+        # like = a 1-D view of the data: coefficients of shape () or (B,)
+        sqrt_abar = diffusion.coef("sqrt_alphas_cumprod", index, loc.reshape(-1))
+        sigma = diffusion.coef("sigmas", index, loc.reshape(-1))
         zero_snr = sqrt_abar == 0
         self.zero_snr = zero_snr if bool(zero_snr.any()) else None
         if self.zero_snr is not None:  # any finite stand-ins; those entries are replaced
@@ -173,7 +174,7 @@ def _loc(data: Data) -> Tensor:
 
 
 def _check_data(diffusion: Any, data: Any) -> None:
-    if not isinstance(diffusion, Diffusion):
+    if not isinstance(diffusion, DiffusionProcess):
         raise TypeError(f"diffusion must be a Diffusion, got {type(diffusion).__name__}")
     if not isinstance(data, Gaussian | GaussianMixture):
         raise TypeError(

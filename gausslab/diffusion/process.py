@@ -18,20 +18,25 @@ x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps and v = sqrt(abar_t) eps - sqrt(1 -
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor
 
 from gausslab.covariance import Diagonal, Isotropic
-from gausslab.diffusion.schedule import Schedule
+from gausslab.diffusion.schedule import Schedule, gather
 from gausslab.gaussian import Gaussian
 
-if TYPE_CHECKING:
-    from gausslab.diffusion.vlb import VLBTerms
-
-__all__ = ["PREDICTIONS", "VARIANCES", "Diffusion"]
+__all__ = [
+    "PREDICTIONS",
+    "VARIANCES",
+    "DiffusionProcess",
+    "check_choice",
+    "check_same_shape",
+    "check_sample",
+    "conversion_coefficients",
+]
 
 PREDICTIONS = ("eps", "x0", "v")
 VARIANCES = ("fixed_small", "fixed_large", "learned_range")
@@ -40,7 +45,7 @@ Model = Callable[[Tensor, Tensor], Tensor]
 Timestep = int | Tensor
 
 
-def _check_sample(x: Any, name: str) -> Tensor:
+def check_sample(x: Any, name: str) -> Tensor:
     """Raise unless `x` is a floating tensor with a leading batch dimension."""
     if not isinstance(x, Tensor):
         raise ValueError(f"{name} must be a floating-point torch.Tensor, got {type(x).__name__}")
@@ -53,9 +58,9 @@ def _check_sample(x: Any, name: str) -> Tensor:
     return x
 
 
-def _check_same_shape(x: Tensor, y: Any, name_x: str, name_y: str) -> Tensor:
+def check_same_shape(x: Tensor, y: Any, name_x: str, name_y: str) -> Tensor:
     """Raise unless `y` is a floating tensor of exactly x's shape."""
-    _check_sample(y, name_y)
+    check_sample(y, name_y)
     if y.shape != x.shape:
         raise ValueError(
             f"{name_y} must have the shape of {name_x}, {tuple(x.shape)}, "
@@ -64,23 +69,58 @@ def _check_same_shape(x: Tensor, y: Any, name_x: str, name_y: str) -> Tensor:
     return y
 
 
-def _check_choice(value: Any, choices: tuple[str, ...], name: str) -> str:
+def check_choice(value: Any, choices: tuple[str, ...], name: str) -> str:
     """Raise unless `value` is one of the named options."""
     if value not in choices:
         raise ValueError(f"{name} must be one of {choices}, got {value!r}")
     return value
 
 
+_CONVERSION_PARTS = (("x0", "x"), ("x0", "out"), ("eps", "x"), ("eps", "out"))
+
+
 def _per_example(coef: Tensor, batch: int) -> Tensor:
-    """A coefficient from ``_gather`` (0-d or (B, 1, ..., 1)) as a (B,) tensor."""
+    """A coefficient from ``DiffusionProcess.coef`` (0-d or (B, 1, ..., 1)) as a (B,) tensor."""
     return coef.reshape(-1).expand(batch)
 
 
-class Diffusion:
-    """Gaussian diffusion (DDPM) over a ``Schedule``: forward process, posterior, reverse step.
+def conversion_coefficients(
+    alphas_cumprod: Tensor, one_minus_alphas_cumprod: Tensor, prediction: str
+) -> tuple[Tensor, Tensor, Tensor, Tensor]:
+    """(x0_x, x0_out, eps_x, eps_out): a model output read as `prediction` gives
 
-    Besides the schedule's tables it holds the float64 posterior tables (length T + 1, index t),
-    computed once::
+        x0_hat = x0_x x_t + x0_out output,    eps_hat = eps_x x_t + eps_out output,
+
+    elementwise in abar = `alphas_cumprod` (and 1 - abar, passed separately so that it keeps
+    full precision near abar = 1):
+        "eps": x0_x = 1 / sqrt(abar),  x0_out = -sqrt((1 - abar) / abar),  eps = (0, 1)
+        "x0":  x0 = (0, 1),  eps_x = 1 / sqrt(1 - abar),  eps_out = -sqrt(abar / (1 - abar))
+        "v":   x0_x = sqrt(abar),  x0_out = -sqrt(1 - abar),
+               eps_x = sqrt(1 - abar),  eps_out = sqrt(abar)
+    (from x_t = sqrt(abar) x0 + sqrt(1 - abar) eps and v = sqrt(abar) eps - sqrt(1 - abar) x0).
+    The one home of these formulas: ``DiffusionProcess`` tabulates them over t = 0..T and the
+    samplers evaluate them on their grids. Infinite where abar = 0 with "eps" (and at abar = 1
+    with "x0"): x0 (eps) cannot be read off there.
+    """
+    check_choice(prediction, PREDICTIONS, "prediction")
+    sqrt_abar, sqrt_one_minus = alphas_cumprod.sqrt(), one_minus_alphas_cumprod.sqrt()
+    zero, one = torch.zeros_like(sqrt_abar), torch.ones_like(sqrt_abar)
+    if prediction == "eps":
+        sigma = torch.sqrt(one_minus_alphas_cumprod / alphas_cumprod)
+        return sqrt_abar.reciprocal(), -sigma, zero, one
+    if prediction == "x0":
+        sqrt_snr = torch.sqrt(alphas_cumprod / one_minus_alphas_cumprod)
+        return zero, one, sqrt_one_minus.reciprocal(), -sqrt_snr
+    return sqrt_abar, -sqrt_one_minus, sqrt_one_minus, sqrt_abar
+
+
+class DiffusionProcess:
+    """Gaussian diffusion (DDPM) over a ``Schedule``: forward process, posterior, reverse step,
+    and the coefficient API the samplers, the VLB and the ground truth are written in.
+
+    ``gausslab.diffusion.Diffusion`` is this class plus sampling, the VLB and the exact ground
+    truth as methods; construct that one. Besides the schedule's tables this holds the float64
+    posterior tables (length T + 1, index t), computed once::
 
         posterior_variance[t]  = beta_tilde_t = beta_t (1 - abar_{t-1}) / (1 - abar_t)   (0 at t=1)
         posterior_log_variance_clipped[t] = log beta_tilde_t, with t = 1 using beta_tilde_2
@@ -88,9 +128,27 @@ class Diffusion:
         posterior_mean_coef1[t] = beta_t sqrt(abar_{t-1}) / (1 - abar_t)
         posterior_mean_coef2[t] = (1 - abar_{t-1}) sqrt(alpha_t) / (1 - abar_t)
 
-    Index 0 (there is no reverse step out of t = 0) repeats the t = 1 entries.
-    Tables are cast to a sample's dtype and device once and cached.
+    Index 0 (there is no reverse step out of t = 0) repeats the t = 1 entries. ``coef(name, t,
+    like)`` reads any table of ``TABLES`` at t in like's dtype and device (each table is cast
+    once per dtype and device and cached).
     """
+
+    #: The tables ``coef`` reads, by name (float64, length T + 1, index t).
+    TABLES = (
+        "sqrt_alphas_cumprod",  # sqrt(abar_t)
+        "sqrt_one_minus_alphas_cumprod",  # sqrt(1 - abar_t)
+        "sqrt_recip_one_minus_alphas_cumprod",  # 1 / sqrt(1 - abar_t)
+        "sigmas",  # sqrt((1 - abar_t) / abar_t)
+        "sqrt_alphas",  # sqrt(alpha_t)
+        "sqrt_betas",  # sqrt(beta_t)
+        "log_betas",  # log beta_t
+        "posterior_std",  # sqrt(beta_tilde_t)
+        "posterior_mean_coef1",
+        "posterior_mean_coef2",
+        "posterior_log_variance_clipped",
+        "fixed_large_log_variance",  # log beta_t, at t = 1 log beta_tilde_2
+        # "{x0|eps}_from_{prediction}_{x|out}": conversion_coefficients, e.g. x0_from_eps_out
+    )
 
     schedule: Schedule
     T: int
@@ -128,14 +186,11 @@ class Diffusion:
         self.posterior_mean_coef1 = pad(coef1)
         self.posterior_mean_coef2 = pad(coef2)
 
-        # Private tables for the hot paths, by name (see _gather).
         self._tables: dict[str, Tensor] = {
-            "sqrt_abar": sqrt_abar,
-            "sqrt_one_minus_abar": sqrt_one_minus,
-            "recip_sqrt_abar": sqrt_abar.reciprocal(),
-            "recip_sqrt_one_minus_abar": sqrt_one_minus.reciprocal(),
-            "sigmas": schedule.sigmas,  # sqrt((1 - abar) / abar)
-            "sqrt_snr": schedule.snr.sqrt(),  # sqrt(abar / (1 - abar))
+            "sqrt_alphas_cumprod": sqrt_abar,
+            "sqrt_one_minus_alphas_cumprod": sqrt_one_minus,
+            "sqrt_recip_one_minus_alphas_cumprod": sqrt_one_minus.reciprocal(),
+            "sigmas": schedule.sigmas,
             "sqrt_alphas": schedule.alphas.sqrt(),
             "sqrt_betas": betas.sqrt(),
             "log_betas": betas.log(),
@@ -145,15 +200,20 @@ class Diffusion:
             "posterior_log_variance_clipped": self.posterior_log_variance_clipped,
             "fixed_large_log_variance": pad(large_variance).log(),
         }
+        for prediction in PREDICTIONS:
+            tables = conversion_coefficients(abar, one_minus, prediction)
+            for (target, part), table in zip(_CONVERSION_PARTS, tables, strict=True):
+                self._tables[f"{target}_from_{prediction}_{part}"] = table
         self._cast: dict[tuple[str, torch.dtype, torch.device], Tensor] = {}
 
     def __repr__(self) -> str:
-        return f"Diffusion({self.schedule!r})"
+        return f"{type(self).__name__}({self.schedule!r})"
 
-    # ------------------------------------------------------------------ timesteps and tables
+    # ------------------------------------------------------------------ coefficient API
 
-    def _check_t(self, t: Any, x: Tensor, low: int = 1, name: str = "t") -> Timestep:
-        """Validate t against x's batch once: an int, or an int64 (B,) tensor on x's device."""
+    def check_t(self, t: Any, x: Tensor, low: int = 1, name: str = "t") -> Timestep:
+        """Validate t against x's batch once: returns an int, or an int64 (B,) tensor on x's
+        device (``Schedule.check_t`` with the batch check). Raises ValueError naming `name`."""
         checked = self.schedule.check_t(t, low=low, name=name)
         if checked.ndim == 0:
             return int(checked)
@@ -163,6 +223,17 @@ class Diffusion:
                 f"(shape {tuple(x.shape)}); expected {name} of shape (B,) with B = {x.shape[0]}"
             )
         return checked.to(x.device)
+
+    def coef(self, name: str, t: Timestep, like: Tensor) -> Tensor:
+        """Table `name` (one of ``TABLES``) at an already checked t (``check_t``), in like's
+        dtype and device, shaped to broadcast against like: 0-d for an int t, (B, 1, ..., 1)
+        for a (B,) tensor (``schedule.gather`` on the table cast once and cached)."""
+        key = (name, like.dtype, like.device)
+        table = self._cast.get(key)
+        if table is None:
+            table = self._tables[name].to(device=like.device, dtype=like.dtype)
+            self._cast[key] = table
+        return gather(table, t, like)
 
     def _check_eps_invertible(self, t: Timestep, prediction: str) -> None:
         """Refuse reading x0 off an eps prediction where abar_t = 0 (zero terminal SNR, t = T):
@@ -176,28 +247,25 @@ class Diffusion:
                 "prediction='v' or 'x0', or timesteps below T"
             )
 
-    def _gather(self, name: str, t: Timestep, like: Tensor) -> Tensor:
-        """Table `name` at an already checked t, in like's dtype and device, shaped to
-        broadcast against like: 0-d for an int t, (B, 1, ..., 1) for a (B,) tensor."""
-        key = (name, like.dtype, like.device)
-        table = self._cast.get(key)
-        if table is None:
-            table = self._tables[name].to(device=like.device, dtype=like.dtype)
-            self._cast[key] = table
-        if isinstance(t, int):
-            return table[t]
-        return table[t].reshape((-1,) + (1,) * (like.ndim - 1))
-
     def _combine(self, t: Timestep, a: str, x: Tensor, b: str, y: Tensor, sign: float) -> Tensor:
         """table_a[t] * x + sign * table_b[t] * y, as one multiply and one fused addcmul."""
         dtype = torch.promote_types(x.dtype, y.dtype)
         x, y = x.to(dtype), y.to(dtype)
-        out = x * self._gather(a, t, x)
-        return out.addcmul_(y, self._gather(b, t, x), value=sign)
+        out = x * self.coef(a, t, x)
+        return out.addcmul_(y, self.coef(b, t, x), value=sign)
+
+    def _convert(
+        self, target: str, prediction: str, x_t: Tensor, output: Tensor, t: Timestep
+    ) -> Tensor:
+        """x0 or eps (`target`) from a model output read as `prediction`, at a checked t."""
+        if target == prediction:
+            return output
+        prefix = f"{target}_from_{prediction}"
+        return self._combine(t, f"{prefix}_x", x_t, f"{prefix}_out", output, 1.0)
 
     @staticmethod
     def _isotropic(loc: Tensor, std: Tensor) -> Gaussian:
-        """N(loc, std^2 I) over loc's event dims with batch shape (B,); std is a gathered coef."""
+        """N(loc, std^2 I) over loc's event dims with batch shape (B,); std is a ``coef``."""
         cov = Isotropic(_per_example(std, loc.shape[0]), loc.shape[1:], validate=False)
         return Gaussian.from_covariance(loc, cov)
 
@@ -205,17 +273,17 @@ class Diffusion:
 
     def q_step(self, x_prev: Tensor, t: Timestep) -> Gaussian:
         """q(x_t | x_{t-1}) = N(sqrt(alpha_t) x_{t-1}, beta_t I), t in 1..T."""
-        _check_sample(x_prev, "x_prev")
-        t = self._check_t(t, x_prev)
-        loc = x_prev * self._gather("sqrt_alphas", t, x_prev)
-        return self._isotropic(loc, self._gather("sqrt_betas", t, x_prev))
+        check_sample(x_prev, "x_prev")
+        t = self.check_t(t, x_prev)
+        loc = x_prev * self.coef("sqrt_alphas", t, x_prev)
+        return self._isotropic(loc, self.coef("sqrt_betas", t, x_prev))
 
     def q_marginal(self, x0: Tensor, t: Timestep) -> Gaussian:
         """q(x_t | x_0) = N(sqrt(abar_t) x_0, (1 - abar_t) I), t in 1..T."""
-        _check_sample(x0, "x0")
-        t = self._check_t(t, x0)
-        loc = x0 * self._gather("sqrt_abar", t, x0)
-        return self._isotropic(loc, self._gather("sqrt_one_minus_abar", t, x0))
+        check_sample(x0, "x0")
+        t = self.check_t(t, x0)
+        loc = x0 * self.coef("sqrt_alphas_cumprod", t, x0)
+        return self._isotropic(loc, self.coef("sqrt_one_minus_alphas_cumprod", t, x0))
 
     def q_sample(
         self,
@@ -230,27 +298,36 @@ class Diffusion:
         eps is `noise` (shape of x0) or a fresh standard normal draw from `generator`.
         Differentiable in x0 and noise; one multiply and one fused addcmul.
         """
-        _check_sample(x0, "x0")
-        t = self._check_t(t, x0)
+        check_sample(x0, "x0")
+        t = self.check_t(t, x0)
         if noise is None:
             noise = torch.randn(x0.shape, generator=generator, dtype=x0.dtype, device=x0.device)
         else:
-            _check_same_shape(x0, noise, "x0", "noise")
-        return self._combine(t, "sqrt_abar", x0, "sqrt_one_minus_abar", noise, 1.0)
+            check_same_shape(x0, noise, "x0", "noise")
+        return self._combine(
+            t, "sqrt_alphas_cumprod", x0, "sqrt_one_minus_alphas_cumprod", noise, 1.0
+        )
 
     # ------------------------------------------------------------------ posterior
 
     def _check_posterior_t(self, t: Any, x: Tensor) -> Timestep:
         """t in 2..T; t = 1 gets an explanation (the posterior is the point mass x0)."""
         try:
-            return self._check_t(t, x, low=2)
+            return self.check_t(t, x, low=2)
         except ValueError:
-            self._check_t(t, x, low=1)  # raises its own message unless the culprit is t = 1
+            self.check_t(t, x, low=1)  # raises its own message unless the culprit is t = 1
             raise ValueError(
                 "t must be in 2..T for q_posterior, got t = 1: q(x_0 | x_1, x_0) is the point "
                 "mass at x0 (beta_tilde_1 = 0), not a Gaussian; the decoder term "
                 "-log p_theta(x_0 | x_1) of the VLB covers that step"
             ) from None
+
+    def posterior_mean(self, x_t: Tensor, x0: Tensor, t: Timestep) -> Tensor:
+        """coef1_t x_0 + coef2_t x_t, the mean of q(x_{t-1} | x_t, x_0), t in 1..T (at t = 1 it
+        is x_0: coef1_1 = 1, coef2_1 = 0)."""
+        check_sample(x_t, "x_t")
+        check_same_shape(x_t, x0, "x_t", "x0")
+        return self._posterior_mean(x_t, x0, self.check_t(t, x_t))
 
     def _posterior_mean(self, x_t: Tensor, x0: Tensor, t: Timestep) -> Tensor:
         return self._combine(t, "posterior_mean_coef1", x0, "posterior_mean_coef2", x_t, 1.0)
@@ -262,69 +339,60 @@ class Diffusion:
         coef2_t = (1 - abar_{t-1}) sqrt(alpha_t) / (1 - abar_t),
         beta_tilde_t = beta_t (1 - abar_{t-1}) / (1 - abar_t).
         """
-        _check_sample(x_t, "x_t")
-        _check_same_shape(x_t, x0, "x_t", "x0")
+        check_sample(x_t, "x_t")
+        check_same_shape(x_t, x0, "x_t", "x0")
         t = self._check_posterior_t(t, x_t)
         mean = self._posterior_mean(x_t, x0, t)
-        return self._isotropic(mean, self._gather("posterior_std", t, mean))
+        return self._isotropic(mean, self.coef("posterior_std", t, mean))
 
     # ------------------------------------------------------------------ prediction conversions
 
     def _checked(self, x_t: Tensor, t: Any, value: Any, name: str) -> Timestep:
-        _check_sample(x_t, "x_t")
-        _check_same_shape(x_t, value, "x_t", name)
-        return self._check_t(t, x_t)
+        check_sample(x_t, "x_t")
+        check_same_shape(x_t, value, "x_t", name)
+        return self.check_t(t, x_t)
 
     def predict_x0_from_eps(self, x_t: Tensor, t: Timestep, eps: Tensor) -> Tensor:
         """x0 = (x_t - sqrt(1 - abar_t) eps) / sqrt(abar_t) = x_t / sqrt(abar_t) - sigma_t eps."""
         t = self._checked(x_t, t, eps, "eps")
         self._check_eps_invertible(t, "eps")
-        return self._combine(t, "recip_sqrt_abar", x_t, "sigmas", eps, -1.0)
+        return self._convert("x0", "eps", x_t, eps, t)
 
     def predict_eps_from_x0(self, x_t: Tensor, t: Timestep, x0: Tensor) -> Tensor:
         """eps = (x_t - sqrt(abar_t) x0) / sqrt(1 - abar_t)."""
         t = self._checked(x_t, t, x0, "x0")
-        return self._combine(t, "recip_sqrt_one_minus_abar", x_t, "sqrt_snr", x0, -1.0)
+        return self._convert("eps", "x0", x_t, x0, t)
 
     def predict_x0_from_v(self, x_t: Tensor, t: Timestep, v: Tensor) -> Tensor:
         """x0 = sqrt(abar_t) x_t - sqrt(1 - abar_t) v."""
         t = self._checked(x_t, t, v, "v")
-        return self._combine(t, "sqrt_abar", x_t, "sqrt_one_minus_abar", v, -1.0)
+        return self._convert("x0", "v", x_t, v, t)
 
     def predict_eps_from_v(self, x_t: Tensor, t: Timestep, v: Tensor) -> Tensor:
         """eps = sqrt(1 - abar_t) x_t + sqrt(abar_t) v."""
         t = self._checked(x_t, t, v, "v")
-        return self._combine(t, "sqrt_one_minus_abar", x_t, "sqrt_abar", v, 1.0)
+        return self._convert("eps", "v", x_t, v, t)
 
     def v_from_x0_eps(self, x0: Tensor, eps: Tensor, t: Timestep) -> Tensor:
         """v = sqrt(abar_t) eps - sqrt(1 - abar_t) x0 (Salimans & Ho 2022)."""
-        t = self._checked(x0, t, eps, "eps")
-        return self._combine(t, "sqrt_abar", eps, "sqrt_one_minus_abar", x0, -1.0)
+        return self._v(x0, eps, self._checked(x0, t, eps, "eps"))
+
+    def _v(self, x0: Tensor, eps: Tensor, t: Timestep) -> Tensor:
+        return self._combine(
+            t, "sqrt_alphas_cumprod", eps, "sqrt_one_minus_alphas_cumprod", x0, -1.0
+        )
 
     def score_from_eps(self, eps: Tensor, t: Timestep) -> Tensor:
         """grad_x log q(x_t) = -eps / sqrt(1 - abar_t) for the eps predicting E[eps | x_t]."""
-        _check_sample(eps, "eps")
-        t = self._check_t(t, eps)
-        return eps * -self._gather("recip_sqrt_one_minus_abar", t, eps)
+        check_sample(eps, "eps")
+        t = self.check_t(t, eps)
+        return eps * -self.coef("sqrt_recip_one_minus_alphas_cumprod", t, eps)
 
     def eps_from_score(self, score: Tensor, t: Timestep) -> Tensor:
         """eps = -sqrt(1 - abar_t) score."""
-        _check_sample(score, "score")
-        t = self._check_t(t, score)
-        return score * -self._gather("sqrt_one_minus_abar", t, score)
-
-    def _to_x0_eps(
-        self, model_output: Tensor, x_t: Tensor, t: Timestep, prediction: str
-    ) -> tuple[Tensor, Tensor]:
-        if prediction == "eps":
-            x0 = self._combine(t, "recip_sqrt_abar", x_t, "sigmas", model_output, -1.0)
-            return x0, model_output
-        if prediction == "x0":
-            eps = self._combine(t, "recip_sqrt_one_minus_abar", x_t, "sqrt_snr", model_output, -1.0)
-            return model_output, eps
-        x0 = self._combine(t, "sqrt_abar", x_t, "sqrt_one_minus_abar", model_output, -1.0)
-        eps = self._combine(t, "sqrt_one_minus_abar", x_t, "sqrt_abar", model_output, 1.0)
-        return x0, eps
+        check_sample(score, "score")
+        t = self.check_t(t, score)
+        return score * -self.coef("sqrt_one_minus_alphas_cumprod", t, score)
 
     def to_x0_eps(
         self, model_output: Tensor, x_t: Tensor, t: Timestep, prediction: str = "eps"
@@ -335,12 +403,13 @@ class Diffusion:
         x0:  eps = (x_t - sqrt(abar_t) x0) / sqrt(1 - abar_t)
         v:   x0 = sqrt(abar_t) x_t - sqrt(1 - abar_t) v,
              eps = sqrt(1 - abar_t) x_t + sqrt(abar_t) v
-        The given quantity is returned as is (the same tensor).
+        (``conversion_coefficients``). The given quantity is returned as is (the same tensor).
         """
-        _check_choice(prediction, PREDICTIONS, "prediction")
+        check_choice(prediction, PREDICTIONS, "prediction")
         t = self._checked(x_t, t, model_output, "model_output")
         self._check_eps_invertible(t, prediction)
-        return self._to_x0_eps(model_output, x_t, t, prediction)
+        x0 = self._convert("x0", prediction, x_t, model_output, t)
+        return x0, self._convert("eps", prediction, x_t, model_output, t)
 
     # ------------------------------------------------------------------ reverse process
 
@@ -358,10 +427,10 @@ class Diffusion:
         The log variance is a gathered coefficient (0-d or (B, 1, ..., 1)) for the fixed
         variances and has x_t's shape for "learned_range".
         """
-        _check_choice(prediction, PREDICTIONS, "prediction")
-        _check_choice(variance, VARIANCES, "variance")
-        _check_sample(x_t, "x_t")
-        _check_sample(model_output, "model_output")
+        check_choice(prediction, PREDICTIONS, "prediction")
+        check_choice(variance, VARIANCES, "variance")
+        check_sample(x_t, "x_t")
+        check_sample(model_output, "model_output")
         learned = variance == "learned_range"
         if learned:
             expected = (x_t.shape[0], 2 * x_t.shape[1], *x_t.shape[2:]) if x_t.ndim > 1 else None
@@ -379,21 +448,21 @@ class Diffusion:
             )
         if clip_x0 is not None and not (isinstance(clip_x0, int | float) and clip_x0 > 0):
             raise ValueError(f"clip_x0 must be None or a positive number, got {clip_x0!r}")
-        t = self._check_t(t, x_t)
+        t = self.check_t(t, x_t)
         self._check_eps_invertible(t, prediction)
         if learned:
             model_output, frac = model_output.chunk(2, dim=1)
-        x0, _ = self._to_x0_eps(model_output, x_t, t, prediction)
+        x0 = self._convert("x0", prediction, x_t, model_output, t)
         if clip_x0 is not None:
             x0 = x0.clamp(-clip_x0, clip_x0)
         mean = self._posterior_mean(x_t, x0, t)
         if variance == "fixed_small":
-            log_variance = self._gather("posterior_log_variance_clipped", t, mean)
+            log_variance = self.coef("posterior_log_variance_clipped", t, mean)
         elif variance == "fixed_large":
-            log_variance = self._gather("fixed_large_log_variance", t, mean)
+            log_variance = self.coef("fixed_large_log_variance", t, mean)
         else:
-            low = self._gather("posterior_log_variance_clipped", t, mean)
-            high = self._gather("log_betas", t, mean)
+            low = self.coef("posterior_log_variance_clipped", t, mean)
+            high = self.coef("log_betas", t, mean)
             log_variance = torch.lerp(low, high, (frac.to(mean.dtype) + 1) / 2)
         return mean, log_variance, t
 
@@ -452,7 +521,7 @@ class Diffusion:
                 mean.shape, generator=generator, dtype=mean.dtype, device=mean.device
             )
         else:
-            _check_same_shape(x_t, noise, "x_t", "noise")
+            check_same_shape(x_t, noise, "x_t", "noise")
         std = (0.5 * log_variance).exp()
         if isinstance(t, int):
             return mean if t == 1 else torch.addcmul(mean, std, noise)
@@ -480,13 +549,13 @@ class Diffusion:
         reduction="mean" returns a scalar; "none" returns the per-example mean over the event,
         shape (B,).
         """
-        _check_choice(prediction, PREDICTIONS, "prediction")
-        _check_choice(reduction, ("mean", "none"), "reduction")
-        _check_sample(x0, "x0")
+        check_choice(prediction, PREDICTIONS, "prediction")
+        check_choice(reduction, ("mean", "none"), "reduction")
+        check_sample(x0, "x0")
         batch = x0.shape[0]
         if t is None:
             t = torch.randint(1, self.T + 1, (batch,), generator=generator, device=x0.device)
-        t = self._check_t(t, x0)
+        t = self.check_t(t, x0)
         t_batch = (
             torch.full((batch,), t, dtype=torch.int64, device=x0.device)
             if isinstance(t, int)
@@ -506,108 +575,6 @@ class Diffusion:
         elif prediction == "x0":
             target = x0
         else:
-            target = self._combine(t, "sqrt_abar", noise, "sqrt_one_minus_abar", x0, -1.0)
+            target = self._v(x0, noise, t)
         per_example = (output - target).square().flatten(1).mean(dim=1)
         return per_example.mean() if reduction == "mean" else per_example
-
-    # ------------------------------------------------------------------ variational bound
-
-    def prior_kl(self, x0: Tensor) -> Tensor:
-        """KL(q(x_T | x_0) || N(0, I)) in nats per example, shape (B,); see ``vlb.prior_kl``."""
-        from gausslab.diffusion.vlb import prior_kl
-
-        return prior_kl(self, x0)
-
-    def vlb_term(
-        self,
-        model_output: Tensor,
-        x0: Tensor,
-        x_t: Tensor,
-        t: Timestep,
-        *,
-        prediction: str = "eps",
-        variance: str = "fixed_small",
-        clip_x0: float | None = None,
-    ) -> Tensor:
-        """L_{t-1} in nats per example, shape (B,); see ``vlb.vlb_term``."""
-        from gausslab.diffusion.vlb import vlb_term
-
-        return vlb_term(
-            self,
-            model_output,
-            x0,
-            x_t,
-            t,
-            prediction=prediction,
-            variance=variance,
-            clip_x0=clip_x0,
-        )
-
-    def vlb(
-        self,
-        model: Model,
-        x0: Tensor,
-        *,
-        prediction: str = "eps",
-        variance: str = "fixed_small",
-        clip_x0: float | None = None,
-        generator: torch.Generator | None = None,
-    ) -> VLBTerms:
-        """Every term of the variational bound on -log p(x_0); see ``vlb.vlb``."""
-        from gausslab.diffusion.vlb import vlb
-
-        return vlb(
-            self,
-            model,
-            x0,
-            prediction=prediction,
-            variance=variance,
-            clip_x0=clip_x0,
-            generator=generator,
-        )
-
-    # ------------------------------------------------------------------ sampling and ground truth
-
-    def sample(
-        self,
-        model: Model,
-        shape: tuple[int, ...] | torch.Size,
-        *,
-        sampler: str = "ddpm",
-        steps: int | None = None,
-        eta: float = 0.0,
-        prediction: str = "eps",
-        x_T: Tensor | None = None,
-        generator: torch.Generator | None = None,
-        progress: bool = False,
-        timesteps: Sequence[int] | Tensor | None = None,
-    ) -> Tensor:
-        """x_0 samples of `shape` from `model`; see ``gausslab.diffusion.samplers.sample``
-        (`timesteps`, a strictly descending subset of 1..T, in place of `steps`)."""
-        from gausslab.diffusion.samplers import sample
-
-        return sample(
-            self,
-            model,
-            shape,
-            sampler=sampler,
-            steps=steps,
-            eta=eta,
-            prediction=prediction,
-            x_T=x_T,
-            generator=generator,
-            progress=progress,
-            timesteps=timesteps,
-        )
-
-    def marginal(self, data: Any, t: Timestep) -> Any:
-        """The exact law of x_t for Gaussian or GaussianMixture data; see ``ground_truth``."""
-        from gausslab.diffusion.ground_truth import marginal
-
-        return marginal(self, data, t)
-
-    def optimal_model(self, data: Any, prediction: str = "eps") -> Model:
-        """The Bayes-optimal model for `data`; see ``ground_truth.optimal_model``."""
-        from gausslab.diffusion.ground_truth import optimal_model
-
-        return optimal_model(self, data, prediction)

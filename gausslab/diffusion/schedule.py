@@ -18,8 +18,9 @@ paper timestep t = i + 1, so ``diffusers.betas[i] == betas[i + 1]`` and
 ``diffusers.alphas_cumprod[i] == alphas_cumprod[i + 1]``; paper t = 0 (the data) has no 0-based
 counterpart.
 
-All tables are float64 tensors on the CPU, computed once at construction; ``coef`` casts a
-gathered entry to the dtype and device of the tensor it multiplies.
+All tables are float64 tensors on the CPU, computed once at construction. ``gather`` is the one
+place where a table row is read at t, cast to the dtype and device of the tensor it multiplies and
+shaped to broadcast against it; ``Schedule.coef`` is its checked form.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["Schedule"]
+__all__ = ["Schedule", "gather"]
 
 _SPACINGS = ("trailing", "leading", "linspace")
 _DIFFUSERS_SCHEDULES = ("linear", "scaled_linear", "squaredcos_cap_v2", "sigmoid")
@@ -64,6 +65,23 @@ def _check_beta_range(beta_start: Any, beta_end: Any) -> tuple[float, float]:
             f"beta_start must be <= beta_end, got beta_start={beta_start!r} > beta_end={beta_end!r}"
         )
     return beta_start, beta_end
+
+
+def gather(table: torch.Tensor, t: int | torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """``table[t]`` in like's dtype and device, shaped to broadcast against ``like``.
+
+    ``t`` is an already checked timestep (``Schedule.check_t``): an int or a 0-d tensor gives a
+    0-d result; a tensor of shape (B,) gives shape (B, 1, ..., 1) with ``like.ndim`` dims. No
+    validation (this is the hot path); the table is cast once, before the gather, which reads
+    the same values as gathering in float64 and rounding each entry.
+    """
+    table = table.to(device=like.device, dtype=like.dtype)
+    if isinstance(t, int):
+        return table[t]
+    out = table[t.to(like.device)]
+    if t.ndim == 1:
+        out = out.reshape(t.shape + (1,) * (like.ndim - 1))
+    return out
 
 
 class Schedule:
@@ -383,7 +401,7 @@ class Schedule:
         ``table`` is one of this schedule's tables (length T + 1, e.g. ``self.alphas_cumprod``
         or ``self.alphas_cumprod.sqrt()``); ``t`` is checked with ``check_t(t, low=0)``. For t of
         shape (B,) and x of shape (B, *event) the result has shape (B, 1, ..., 1) (x.ndim dims);
-        for an int or 0-d t it is 0-d. The gather happens in float64 and is rounded once.
+        for an int or 0-d t it is 0-d (``gather`` after the checks).
         Example: mean of q(x_t | x_0) = ``coef(sqrt_abar, t, x0) * x0``.
         """
         if not isinstance(table, torch.Tensor) or table.shape != (self.T + 1,):
@@ -398,10 +416,7 @@ class Schedule:
                 f"t of shape {tuple(t.shape)} does not match the batch dimension of x "
                 f"(shape {tuple(x.shape)}); expected t of shape (B,) with B = x.shape[0]"
             )
-        out = table.to(t.device)[t].to(device=x.device, dtype=x.dtype)
-        if t.ndim == 1:
-            out = out.reshape(t.shape + (1,) * (x.ndim - 1))
-        return out
+        return gather(table, t, x)
 
     def __repr__(self) -> str:
         return f"Schedule(kind={self.kind!r}, T={self.T})"

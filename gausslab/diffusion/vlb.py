@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from gausslab.diffusion.process import _check_same_shape, _check_sample
+from gausslab.diffusion.process import check_same_shape, check_sample
 from gausslab.functional import normal_kl, normal_log_cdf
 
 if TYPE_CHECKING:
-    from gausslab.diffusion.process import Diffusion, Timestep
+    from gausslab.diffusion.process import DiffusionProcess, Timestep
 
 __all__ = [
     "VLBTerms",
@@ -107,12 +107,12 @@ def discretized_gaussian_log_prob(x: Tensor, mean: Tensor, std: Tensor) -> Tenso
                   accurate however far the bin is from the mean.
     Arguments broadcast; x must lie in [-1, 1] (checked).
     """
-    _check_sample(x, "x")
+    check_sample(x, "x")
     _check_unit_interval(x, "x")
     return _discretized_log_prob(x, mean, std)
 
 
-def prior_kl(diffusion: Diffusion, x0: Tensor) -> Tensor:
+def prior_kl(diffusion: DiffusionProcess, x0: Tensor) -> Tensor:
     """L_T = KL(q(x_T | x_0) || N(0, I)) in nats per example, shape (B,).
 
     Per element: KL(N(sqrt(abar_T) x_0, 1 - abar_T) || N(0, 1))
@@ -124,7 +124,7 @@ def prior_kl(diffusion: Diffusion, x0: Tensor) -> Tensor:
 
 
 def vlb_term(
-    diffusion: Diffusion,
+    diffusion: DiffusionProcess,
     model_output: Tensor,
     x0: Tensor,
     x_t: Tensor,
@@ -143,11 +143,13 @@ def vlb_term(
     A (B,) t may mix both cases. p_theta is ``Diffusion.p_mean_variance`` with the same
     prediction / variance / clip_x0.
     """
-    mean, log_variance, t = diffusion._p_mean_log_variance(
-        model_output, x_t, t, prediction, variance, clip_x0
+    p = diffusion.p_mean_variance(
+        model_output, x_t, t, prediction=prediction, variance=variance, clip_x0=clip_x0
     )
-    _check_same_shape(x_t, x0, "x_t", "x0")
-    std = (0.5 * log_variance).exp()
+    check_same_shape(x_t, x0, "x_t", "x0")
+    t = diffusion.check_t(t, x_t)
+    mean, std = p.loc, p.covariance.std  # std: (B,) when isotropic, else x_t's shape
+    std = std.reshape(std.shape + (1,) * (mean.ndim - std.ndim))
     first = t == 1 if isinstance(t, int) else bool((t == 1).any())
     if first:
         _check_unit_interval(x0, "x0")
@@ -156,14 +158,14 @@ def vlb_term(
             return decoder
     # The clipped log variance is log beta_tilde_t for t >= 2 (at t = 1 a finite stand-in for
     # the point mass, so that the discarded entries stay finite and carry no NaN gradient).
-    posterior_std = (0.5 * diffusion._gather("posterior_log_variance_clipped", t, mean)).exp()
-    posterior_mean = diffusion._posterior_mean(x_t, x0, t)
+    posterior_std = (0.5 * diffusion.coef("posterior_log_variance_clipped", t, mean)).exp()
+    posterior_mean = diffusion.posterior_mean(x_t, x0, t)
     kl = _sum_event(normal_kl(posterior_mean, posterior_std, mean, std))
     return torch.where(t == 1, decoder, kl) if first else kl
 
 
 def vlb(
-    diffusion: Diffusion,
+    diffusion: DiffusionProcess,
     model: Callable[[Tensor, Tensor], Tensor],
     x0: Tensor,
     *,
@@ -178,7 +180,7 @@ def vlb(
     t = 1, 2, ..., T), the model is called once as model(x_t, t) with t an int64 (B,) tensor,
     and L_{t-1} is ``vlb_term``. T model calls in all; x0 must be 8-bit data in [-1, 1].
     """
-    _check_sample(x0, "x0")
+    check_sample(x0, "x0")
     batch = x0.shape[0]
     terms = []
     for step in range(1, diffusion.T + 1):

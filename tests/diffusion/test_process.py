@@ -1,4 +1,4 @@
-"""Tests for gausslab.diffusion.process.Diffusion.
+"""Tests for gausslab.diffusion.process (DiffusionProcess, via Diffusion).
 
 References are independent of the code under test: tables recomputed at 40 digits with mpmath
 from the betas alone, the affine composition of single steps, Bayes' rule through
