@@ -14,6 +14,7 @@ built with validate_args=False where a finiteness check would have to read meta 
 
 from __future__ import annotations
 
+import json
 import math
 import re
 import traceback
@@ -1240,7 +1241,73 @@ STRUCTURAL_CASES = [
     ("inputs-not-props", lambda body: {**body, "inputs": ["mu", "sigma", "view"]}),
     ("outputs-garbage", lambda body: {**body, "outputs": {"nested": [[[None]]]}}),
     ("changed-prop-ids-numbers", lambda body: {**body, "changedPropIds": [1, 2]}),
+    # outputs that name other components than the callback declares: Dash's dispatcher
+    # raised CallbackException("Output does not match callback definition"), a 500
+    ("output-pattern-id-as-string", lambda body: _with_output(body, 0, id="uni-mu")),
+    ("output-other-component", lambda body: _with_output(body, 1, id="page-content")),
+    ("output-other-property", lambda body: _with_output(body, 4, property="figure")),
+    ("output-pattern-id", lambda body: _with_output(body, 0, id={"ctl": "uni-mu"})),
+    ("input-other-component", lambda body: _with_input(body, 2, id="cont-graph")),
+    ("input-pattern-id-as-string", lambda body: _with_input(body, 0, id="uni-mu")),
+    ("input-other-property", lambda body: _with_input(body, 0, property="n_clicks")),
+    ("state-where-none-declared", lambda body: {**body, "state": body["inputs"][:1]}),
+    ("browser-side-callback", lambda body: {**body, "output": _CLIENTSIDE_OUTPUT}),
 ]
+
+
+_CLIENTSIDE_OUTPUT = (
+    '..{"ctl":["MATCH"],"role":"slider"}.value...{"ctl":["MATCH"],"role":"text"}.value..'
+)
+
+
+def _with_output(body: dict[str, Any], index: int, **change: Any) -> dict[str, Any]:
+    outputs = [dict(item) for item in body["outputs"]]
+    outputs[index].update(change)
+    return {**body, "outputs": outputs}
+
+
+def _with_input(body: dict[str, Any], index: int, **change: Any) -> dict[str, Any]:
+    inputs = [dict(item) for item in body["inputs"]]
+    inputs[index].update(change)
+    return {**body, "inputs": inputs}
+
+
+@pytest.mark.parametrize(
+    "pathname",
+    ["Infinity", "..", "NaN", "-Infinity", "http://example.com/univariate", "\x00", "x" * 5000],
+)
+def test_explorer_route_outside_the_app_is_page_not_found(
+    explorer_app: Any, callback_body: Any, pathname: str
+):
+    """A pathname that is not under the app's prefix (Dash's strip_relative_path raised
+    UnsupportedRelativePath on it: a 500) is answered 200 with the not-found page, which
+    echoes at most 40 characters of it."""
+    response = explorer_app.server.test_client().post(
+        "/_dash-update-component", json=callback_body("page-content", {"url": pathname})
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    page = json.dumps(response.get_json())
+    assert "Page not found" in page
+    assert len(page) < 1000
+
+
+@pytest.mark.parametrize(
+    ("pathname", "heading"),
+    [
+        ("/", "Gaussian distributions"),
+        ("", "Gaussian distributions"),
+        ("/univariate", "Univariate"),
+        ("//univariate/", "Univ"),
+    ],
+)
+def test_explorer_route_inside_the_app_finds_its_page(
+    explorer_app: Any, callback_body: Any, pathname: str, heading: str
+):
+    response = explorer_app.server.test_client().post(
+        "/_dash-update-component", json=callback_body("page-content", {"url": pathname})
+    )
+    assert response.status_code == 200
+    assert heading in json.dumps(response.get_json(), ensure_ascii=False)
 
 
 def test_explorer_deeply_nested_body_is_400(explorer_app: Any):

@@ -4,9 +4,11 @@ The app (``create_app()``) is served by its own threaded WSGI server
 (``gausslab.explorer.server.background_server``) on 127.0.0.1 and a free port; only loopback
 traffic. The requests mix valid page updates with malformed values (wrong types, huge
 numbers, NaN, very long strings, nested garbage: the page callback must answer 200 with an
-alert naming the control) and structurally invalid bodies (missing fields, unknown
-outputs, garbage, not JSON, nesting deeper than the JSON parser's limit: the guard must
-answer 400). Checked: no 5xx at all, every answer as its kind requires, resident memory
+alert naming the control), hostile page routes ("Infinity", "..", a NUL, a foreign URL:
+200 with the not-found page) and structurally invalid bodies (missing fields, unknown
+outputs, outputs or inputs naming other components than the callback declares, the
+browser-side callback, garbage, not JSON, nesting deeper than the JSON parser's limit: the
+guard must answer 400). Checked: no 5xx at all, every answer as its kind requires, resident memory
 grows by less than 200 MB, and a valid request afterwards is answered (its latency is
 printed; the only time limit is a generous per-request timeout that detects a hang).
 """
@@ -37,13 +39,17 @@ CONCURRENCY = 8
 REQUEST_TIMEOUT_S = 60.0  # a hang detector, not a performance requirement
 RSS_GROWTH_LIMIT_MB = 200.0
 ENDPOINT = "_dash-update-component"
+# the key of the browser-side callback that keeps sliders and text boxes in sync
+CLIENTSIDE_OUTPUT = (
+    '..{"ctl":["MATCH"],"role":"slider"}.value...{"ctl":["MATCH"],"role":"text"}.value..'
+)
 
 
 @dataclass(frozen=True)
 class Probe:
     """One request: its body (JSON-able, or raw bytes) and what the answer must be."""
 
-    kind: str  # "valid" | "bad-value" | "structural"
+    kind: str  # "valid" | "bad-value" | "route" | "structural"
     body: Any
     alert: str | None = None  # regex the alert must match ("bad-value" only)
 
@@ -55,6 +61,7 @@ class Answer:
     alert: str
     expected_alert: str | None
     seconds: float
+    text: str  # the answer's body, cut to 2,000 characters
 
 
 def _rss_mb() -> float:
@@ -92,7 +99,8 @@ def _send(url: str, probe: Probe) -> Answer:
     alert = ""
     if status == 200:
         alert = _alert_text(json.loads(raw))
-    return Answer(probe.kind, status, alert, probe.alert, seconds)
+    text = raw[:2000].decode("utf-8", "replace")
+    return Answer(probe.kind, status, alert, probe.alert, seconds, text)
 
 
 def _probes(build: Any, rng: random.Random) -> list[Probe]:
@@ -135,8 +143,25 @@ def _probes(build: Any, rng: random.Random) -> list[Probe]:
         lambda: (build("div-graph", {"div-p-var1": -3}), r"Variance σ₁² must be positive, got -3"),
     ]
 
+    routes = ["Infinity", "-Infinity", "NaN", "..", "http://x/y", "\x00", "/" * 3000, "%zz", ""]
+    route_makers = [lambda route=route: build("page-content", {"url": route}) for route in routes]
+    route_makers += [lambda: build("page-content", {"url": rng.choice([None, 7, [], {"a": 1}])})]
+
+    def with_prop(body: dict[str, Any], key: str, index: int, **change: Any) -> dict[str, Any]:
+        items = [dict(item) for item in body[key]]
+        items[index].update(change)
+        return {**body, key: items}
+
     def structural(body: dict[str, Any]) -> list[Any]:
         return [
+            # outputs / inputs naming other components than the callback declares
+            with_prop(body, "outputs", 0, id="uni-mu"),
+            with_prop(body, "outputs", 1, id={"ctl": "uni-mu", "role": "text"}),
+            with_prop(body, "outputs", 4, property="figure"),
+            with_prop(body, "outputs", 2, id="page-content"),
+            with_prop(body, "inputs", 0, id="uni-mu"),
+            with_prop(body, "inputs", 2, id={"ctl": ["MATCH"], "role": "text"}),
+            {**body, "output": CLIENTSIDE_OUTPUT},
             [body],
             "not an object",
             b"{not json",
@@ -156,8 +181,10 @@ def _probes(build: Any, rng: random.Random) -> list[Probe]:
     probes = []
     for i in range(REQUESTS):
         roll = rng.random()
-        if roll < 0.5:
+        if roll < 0.45:
             probes.append(Probe("valid", rng.choice(valid_makers)()))
+        elif roll < 0.55:
+            probes.append(Probe("route", rng.choice(route_makers)()))
         elif roll < 0.8:
             maker = bad_makers[i % len(bad_makers)]
             body, alert = maker()
@@ -209,8 +236,16 @@ def test_explorer_survives_1000_mixed_requests(served_explorer: str, callback_bo
                 f"bad value answered {answer.status} {answer.alert[:200]!r}, "
                 f"expected /{answer.expected_alert}/"
             )
-        elif answer.kind == "structural" and answer.status != 400:
-            failures.append(f"malformed body answered {answer.status}")
+        elif answer.kind == "route" and not (
+            answer.status == 200 and "page-content" in answer.text
+        ):
+            failures.append(f"route answered {answer.status} {answer.text[:200]!r}")
+        elif answer.kind == "structural" and not (
+            answer.status == 400
+            and "malformed callback request" in answer.text
+            and "Dash refused" not in answer.text
+        ):  # refused by the guard itself, not by its last line of defence
+            failures.append(f"malformed body answered {answer.status} {answer.text[:200]!r}")
 
     latencies = sorted(a.seconds for a in answers)
     p50 = statistics.median(latencies)

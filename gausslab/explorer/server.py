@@ -21,6 +21,7 @@ from dash import Dash, Input, Output, dcc, html
 from dash.development.base_component import Component
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from gausslab.explorer.callbacks import shown
 from gausslab.explorer.controls import register_control_sync
 from gausslab.explorer.guard import reject_malformed_updates
 from gausslab.explorer.pages import PAGES, landing
@@ -38,10 +39,25 @@ def _not_found(path: str) -> html.Div:
         className="page",
         children=[
             html.H2("Page not found"),
-            html.P(f"There is no explorer page at '{path}'."),
+            html.P(f"There is no explorer page at {shown(path)}."),
             dcc.Link("Back to the list of pages", href="./"),
         ],
     )
+
+
+def page_path(pathname: object, prefix: str) -> str | None:
+    """The page a URL pathname names relative to the app's ``prefix`` ("" for the landing
+    page), or None for a pathname outside the app (such as "Infinity" or "../x").
+
+    A missing (non-string) pathname is the landing page. Unlike ``Dash.strip_relative_path``
+    this never raises, whatever a client sends.
+    """
+    if not isinstance(pathname, str):
+        return ""
+    base = prefix.rstrip("/")
+    if pathname != base and not pathname.startswith(base + "/"):
+        return None
+    return pathname[len(base) :].strip("/")
 
 
 def create_app() -> Dash:
@@ -67,13 +83,15 @@ def create_app() -> Dash:
     )
     routes = {page.path: page for page in PAGES}
 
+    prefix = app.config.requests_pathname_prefix
+
     @app.callback(Output("page-content", "children"), Input("url", "pathname"))
     def route(pathname: object) -> Component:
-        path = app.strip_relative_path(pathname if isinstance(pathname, str) else "/") or ""
+        path = page_path(pathname, prefix)
         if path == "":
             return landing.layout(PAGES)
-        page = routes.get(path)
-        return page.layout() if page else _not_found(path)
+        page = routes.get(path) if path is not None else None
+        return page.layout() if page else _not_found(str(pathname))
 
     register_control_sync(app)
     for page in PAGES:
