@@ -1,7 +1,8 @@
 """The wheel users install works on its own: built from the source tree, installed
 non-editable into a fresh virtual environment (torch, dash etc. come from this environment
 through --system-site-packages; gausslab itself only from the wheel), it ships its PEP 561
-``py.typed`` marker, serves an explorer page, draws a figure and runs ``gausslab verify``.
+``py.typed`` marker, serves an explorer page, draws a figure and runs ``gausslab verify`` and
+``gausslab bench core --quick``.
 """
 
 from __future__ import annotations
@@ -137,3 +138,12 @@ def test_installed_wheel_runs_verify(installed: Path, tmp_path: Path):
     results = json.loads(out.read_text())
     assert results["passed"] and results["checks"]
     assert all(check["passed"] for check in results["checks"])
+
+
+def test_installed_wheel_runs_the_benchmarks(installed: Path, tmp_path: Path):
+    out = tmp_path / "bench.json"
+    _run(
+        [str(installed / "bin" / "gausslab"), "bench", "core", "--quick", "--json", str(out)],
+        cwd=tmp_path,
+    )
+    assert json.loads(out.read_text())
