@@ -3,7 +3,7 @@
 For x ~ N(mu, Sigma):
 
 - affine:    A x + b ~ N(A mu + b, A Sigma A^T)
-- marginal:  x[idx] ~ N(mu[idx], ``Sigma[idx][:, idx]``)
+- marginal:  x[idx] ~ N(mu[idx], Sigma[idx][:, idx])
 - condition: x_1 | x_2 = v ~ N(mu_1 + Sigma_12 Sigma_22^{-1} (v - mu_2),
                                Sigma_11 - Sigma_12 Sigma_22^{-1} Sigma_21)   (Schur complement)
 - product:   N(x; mu_g, S_g) N(x; mu_h, S_h) = Z N(x; mu, S) with S^{-1} = S_g^{-1} + S_h^{-1},
@@ -151,7 +151,7 @@ def _matrix_map(g: Gaussian, A: Tensor) -> tuple[Tensor, Covariance]:
 
 # ------------------------------------------------------------------- marginal, condition
 def marginal(g: Gaussian, idx: Any) -> Gaussian:
-    """The law of x[idx]: N(mu[idx], ``Sigma[idx][:, idx]``), in the order given by idx.
+    """The law of x[idx]: N(mu[idx], Sigma[idx][:, idx]), in the order given by idx.
 
     idx: distinct coordinates (a sequence of ints or a 1-dim integer tensor; negative ones
     count from the end) of a vector event. Isotropic and diagonal structures are kept; a

@@ -452,7 +452,7 @@ class GaussianMixture(Distribution):
         )
 
     def marginal(self, idx: Any) -> GaussianMixture:
-        """The law of x[idx]: sum_k w_k N(mu_k[idx], ``Sigma_k[idx][:, idx]``), same weights."""
+        """The law of x[idx]: sum_k w_k N(mu_k[idx], Sigma_k[idx][:, idx]), same weights."""
         return GaussianMixture._derived(self.logits, self.components.marginal(idx))
 
     def condition(self, idx: Any, value: Any) -> GaussianMixture:

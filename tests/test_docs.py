@@ -72,3 +72,15 @@ def test_every_docs_page_is_built(site: Path):
     for page in pages:
         stem = page.relative_to(ROOT / "docs").with_suffix("")
         assert (site / stem / "index.html").exists(), f"{page} was not built"
+
+
+def test_index_chains_in_docstrings_stay_text_and_code_stays_verbatim():
+    sys.path.insert(0, str(ROOT / "docs"))
+    try:
+        from griffe_plain_formulas import escape_index_chains
+    finally:
+        sys.path.remove(str(ROOT / "docs"))
+    text = "row i holds c[j][i]; ``S[i][:, i]`` stays\n    p[a][b] = code\nand `x[0][1]`"
+    assert escape_index_chains(text) == (
+        "row i holds c[j]\\[i]; ``S[i][:, i]`` stays\n    p[a][b] = code\nand `x[0][1]`"
+    )

@@ -258,7 +258,7 @@ class Covariance(ABC):
 
     @abstractmethod
     def select(self, index: Sequence[int]) -> Covariance:
-        """Covariance of x[index] for vector events: ``Sigma[index][:, index]``. `index` holds
+        """Covariance of x[index] for vector events: Sigma[index][:, index]. `index` holds
         distinct coordinates in [0, d)."""
 
     def transformed(self, matrix: Tensor) -> Covariance:

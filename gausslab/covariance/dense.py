@@ -202,7 +202,7 @@ class Dense(Covariance):
         return self._like(self._scale_tril.unsqueeze(dim - 2 if dim < 0 else dim))
 
     def select(self, index: Sequence[int]) -> Dense:
-        """``Sigma[index][:, index] = L[index] L[index]^T``. A leading block (index = 0..k-1) is
+        """Sigma[index][:, index] = L[index] L[index]^T. A leading block (index = 0..k-1) is
         factorized by the leading block of L as is; any other selection or order gets one
         new factorization, by QR of the rows L[index] cut after the largest index (the
         columns beyond it are zero). With index a permutation of all coordinates this is the
