@@ -19,6 +19,7 @@ closed form and is estimated by Monte Carlo.
 from __future__ import annotations
 
 import math
+from functools import cached_property
 from typing import Any, ClassVar
 
 import torch
@@ -29,6 +30,7 @@ from gausslab._validation import (
     as_float_tensor,
     as_operand,
     broadcast_shapes,
+    check_finite,
     check_indices,
     check_positive,
     check_value_shape,
@@ -172,6 +174,55 @@ class GaussianMixture(Distribution):
         )
         return cls(logits, components, weights=weights, validate_args=validate_args)
 
+    @classmethod
+    def empirical(
+        cls,
+        points: Any,
+        std: Any = 0.0,
+        weights: Any = None,
+        *,
+        validate_args: bool | None = None,
+    ) -> GaussianMixture:
+        """The empirical law of a data set, smoothed by N(0, std^2 I):
+
+            p(x) = sum_i w_i N(x; points_i, std^2 I),   w_i = 1 / N unless `weights` given.
+
+        ``points`` has shape (N, *event_shape) (shape (N,) for scalar events); ``std`` is one
+        number >= 0; ``weights`` (N,) are positive and sum to 1. With std = 0 the components
+        are point masses: the law has no density (log_prob and score refuse it), but it can be
+        sampled, its moments are exact, and its noisy versions (``convolve`` with a Gaussian,
+        ``Diffusion.marginal`` at t >= 1) are ordinary mixtures, whose optimal denoiser is
+        the memorizing one.
+        """
+        points = as_float_tensor(points, "points")
+        if points.dim() < 1 or points.shape[0] < 1:
+            raise ValueError(
+                f"points must have shape (N, *event_shape) with N >= 1, got {describe(points)}"
+            )
+        check_finite(points, "points")
+        std = as_operand(std, "std", like=points)
+        if std.dim() != 0 or not bool(std >= 0):
+            raise ValueError(f"std must be one number >= 0, got {std.tolist()!r}")
+        count = points.shape[0]
+        if weights is None:
+            log_weights = points.new_zeros(count)
+        else:
+            log_weights = _log_weights(weights, False, points)
+            if tuple(log_weights.shape) != (count,):
+                raise ValueError(
+                    f"weights must have shape (N,) = ({count},), one per point, got "
+                    f"{describe(log_weights)}"
+                )
+        stds = std.expand(count)
+        # validate_args=False: a zero std (a point mass) is meant here, not an error.
+        if points.dim() == 1:
+            components = Gaussian.univariate(points, stds, validate_args=False)
+        else:
+            components = Gaussian.isotropic(
+                points, stds, event_ndims=points.dim() - 1, validate_args=False
+            )
+        return cls(log_weights, components, validate_args=validate_args)
+
     # ------------------------------------------------------------------ properties
     @property
     def support(self) -> constraints.Constraint:
@@ -226,8 +277,23 @@ class GaussianMixture(Distribution):
         between = (weights[..., None] * deviation).mT @ deviation
         return within + between
 
+    @cached_property
+    def has_point_masses(self) -> bool:
+        """Whether some component has zero variance (``empirical`` with std = 0)."""
+        return bool((self.components.covariance.variance() == 0).any())
+
     # ------------------------------------------------------------------ densities
+    def _refuse_point_masses(self) -> None:
+        if self.has_point_masses:
+            raise ValueError(
+                "this mixture has point-mass components (std = 0): it has no density, so "
+                "log_prob, score, component_posterior and condition are undefined; smooth it "
+                "first (GaussianMixture.empirical(points, std > 0), convolve with a Gaussian, "
+                "or Diffusion.marginal at t >= 1)"
+            )
+
     def _as_value(self, value: Any) -> Tensor:
+        self._refuse_point_masses()
         value = as_float_tensor(value, "x", like=self.components.loc)
         check_value_shape(value, self.event_shape, "x")
         return value
@@ -470,6 +536,7 @@ class GaussianMixture(Distribution):
                 f"condition needs vector events (event_shape (d,)), got event_shape "
                 f"{tuple(self.event_shape)}"
             )
+        self._refuse_point_masses()
         index = check_indices(idx, self.event_shape[0], "idx", allow_all=False)
         value = as_operand(value, "value", like=self.components.loc)
         if value.dim() < 1 or value.shape[-1] != len(index):

@@ -667,3 +667,46 @@ def test_a_zero_weight_is_refused_by_name():
         ValueError, match=r"weights must be strictly positive.*got a smallest entry of 0"
     ):
         GaussianMixture.univariate([0.0, 1.0], [0.0, 1.0], [1.0, 1.0])
+
+
+# ----------------------------------------------------------------------------- empirical
+def test_empirical_samples_are_the_points_with_their_weights():
+    """Point masses: every draw is one of the points; frequencies within 5 binomial SE."""
+    points = torch.tensor([[0.0, 1.0], [2.0, -1.0], [5.0, 5.0]], dtype=F64)
+    weights = torch.tensor([0.2, 0.3, 0.5], dtype=F64)
+    data = GaussianMixture.empirical(points, weights=weights)
+    n = 20000
+    draws = data.sample((n,), generator=torch.Generator().manual_seed(0))
+    which = torch.cdist(draws, points).argmin(-1)
+    assert torch.equal(draws, points[which])
+    frequencies = torch.bincount(which, minlength=3).to(F64) / n
+    se = (weights * (1 - weights) / n).sqrt()
+    assert bool(((frequencies - weights).abs() < 5 * se).all())
+
+
+def test_smoothed_empirical_is_the_isotropic_mixture_and_scalar_points_work():
+    points = torch.tensor([[0.0, 1.0], [2.0, -1.0]], dtype=F64)
+    smooth = GaussianMixture.empirical(points, 0.5)
+    reference = Independent(Normal(points, 0.5), 1)
+    mixture = MixtureSameFamily(Categorical(logits=torch.zeros(2, dtype=F64)), reference)
+    x = torch.randn(4, 2, generator=torch.Generator().manual_seed(1), dtype=F64)
+    torch.testing.assert_close(smooth.log_prob(x), mixture.log_prob(x))
+    scalar = GaussianMixture.empirical(torch.tensor([1.0, 3.0], dtype=F64), 0.5)
+    expected = np.log(0.5 * scipy.stats.norm.pdf(2.2, [1.0, 3.0], 0.5).sum())
+    np.testing.assert_allclose(float(scalar.log_prob(torch.tensor(2.2, dtype=F64))), expected)
+
+
+def test_empirical_arguments_are_checked():
+    points = torch.zeros(3, 2)
+    with pytest.raises(ValueError, match="std must be one number >= 0"):
+        GaussianMixture.empirical(points, -0.1)
+    with pytest.raises(ValueError, match="std must be one number >= 0"):
+        GaussianMixture.empirical(points, torch.ones(3))
+    with pytest.raises(ValueError, match=r"weights must have shape \(N,\) = \(3,\)"):
+        GaussianMixture.empirical(points, weights=torch.full((2,), 0.5))
+    with pytest.raises(ValueError, match="points must be finite"):
+        GaussianMixture.empirical(torch.tensor([[0.0, math.inf]]))
+    with pytest.raises(ValueError, match="points must have shape"):
+        GaussianMixture.empirical(torch.tensor(1.0))
+    with pytest.raises(ValueError, match="point-mass components"):
+        GaussianMixture.empirical(torch.zeros(2, 2)).condition(0, torch.tensor([1.0]))

@@ -185,11 +185,12 @@ class Isotropic(Elementwise):
         return Dense.from_scale(matrix * self.std[..., None, None])
 
     def scaled(self, c: Tensor) -> Covariance:
-        _check_nonzero(c)
+        _check_nonzero(c)  # then a positive std stays positive, and a zero std (a point
+        # mass, GaussianMixture.empirical) stays zero: no second validation
         if self.event_ndims == 0 or all(size == 1 for size in c.shape[-self.event_ndims :]):
             factor = c.reshape(c.shape[: max(c.dim() - self.event_ndims, 0)]).abs()
-            return Isotropic(self.std * factor, self.event_shape)
-        return Diagonal(self._scale * c.abs(), self.event_shape)
+            return Isotropic(self.std * factor, self.event_shape, validate=False)
+        return Diagonal(self._scale * c.abs(), self.event_shape, validate=False)
 
 
 class Diagonal(Elementwise):
@@ -238,7 +239,7 @@ class Diagonal(Elementwise):
 
     def scaled(self, c: Tensor) -> Diagonal:
         _check_nonzero(c)
-        return Diagonal(self.std * c.abs(), self.event_shape)
+        return Diagonal(self.std * c.abs(), self.event_shape, validate=False)
 
     def elementwise_std(self) -> Tensor:
         """std with at least event_ndims dims: broadcasts to batch + event."""

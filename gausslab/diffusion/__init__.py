@@ -3,6 +3,7 @@ samplers, and exact ground truth for Gaussian and Gaussian-mixture data."""
 
 from gausslab.diffusion.diffusion import Diffusion
 from gausslab.diffusion.evaluation import SamplerError, evaluate_sampler, format_table
+from gausslab.diffusion.ground_truth import optimal_denoiser
 from gausslab.diffusion.samplers import SAMPLERS
 from gausslab.diffusion.schedule import Schedule
 from gausslab.diffusion.vlb import VLBTerms
@@ -15,4 +16,5 @@ __all__ = [
     "VLBTerms",
     "evaluate_sampler",
     "format_table",
+    "optimal_denoiser",
 ]
