@@ -181,14 +181,16 @@ class GaussianMixture(Distribution):
         std: Any = 0.0,
         weights: Any = None,
         *,
+        logits: Any = None,
         validate_args: bool | None = None,
     ) -> GaussianMixture:
         """The empirical law of a data set, smoothed by N(0, std^2 I):
 
-            p(x) = sum_i w_i N(x; points_i, std^2 I),   w_i = 1 / N unless `weights` given.
+            p(x) = sum_i w_i N(x; points_i, std^2 I),   w_i = 1 / N unless weights given.
 
         ``points`` has shape (N, *event_shape) (shape (N,) for scalar events); ``std`` is one
-        number >= 0; ``weights`` (N,) are positive and sum to 1. With std = 0 the components
+        number >= 0; ``weights`` (N,) are positive and sum to 1 (or ``logits=`` (N,),
+        unnormalized log weights, as in every mixture constructor). With std = 0 the components
         are point masses: the law has no density (log_prob and score refuse it), but it can be
         sampled, its moments are exact, and its noisy versions (``convolve`` with a Gaussian,
         ``Diffusion.marginal`` at t >= 1) are ordinary mixtures, whose optimal denoiser is
@@ -204,15 +206,6 @@ class GaussianMixture(Distribution):
         if std.dim() != 0 or not bool(std >= 0):
             raise ValueError(f"std must be one number >= 0, got {std.tolist()!r}")
         count = points.shape[0]
-        if weights is None:
-            log_weights = points.new_zeros(count)
-        else:
-            log_weights = _log_weights(weights, False, points)
-            if tuple(log_weights.shape) != (count,):
-                raise ValueError(
-                    f"weights must have shape (N,) = ({count},), one per point, got "
-                    f"{describe(log_weights)}"
-                )
         stds = std.expand(count)
         # validate_args=False: a zero std (a point mass) is meant here, not an error.
         if points.dim() == 1:
@@ -221,7 +214,7 @@ class GaussianMixture(Distribution):
             components = Gaussian.isotropic(
                 points, stds, event_ndims=points.dim() - 1, validate_args=False
             )
-        return cls(log_weights, components, validate_args=validate_args)
+        return cls(logits, components, weights=weights, validate_args=validate_args)
 
     # ------------------------------------------------------------------ properties
     @property

@@ -702,7 +702,7 @@ def test_empirical_arguments_are_checked():
         GaussianMixture.empirical(points, -0.1)
     with pytest.raises(ValueError, match="std must be one number >= 0"):
         GaussianMixture.empirical(points, torch.ones(3))
-    with pytest.raises(ValueError, match=r"weights must have shape \(N,\) = \(3,\)"):
+    with pytest.raises(ValueError, match=r"weights must have shape \(\.\.\., K\) with K = 3"):
         GaussianMixture.empirical(points, weights=torch.full((2,), 0.5))
     with pytest.raises(ValueError, match="points must be finite"):
         GaussianMixture.empirical(torch.tensor([[0.0, math.inf]]))

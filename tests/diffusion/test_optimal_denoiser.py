@@ -195,7 +195,7 @@ def test_empirical_marginal_is_the_scaled_points_with_the_noise_std():
     for std in (0.0, 0.3):
         law = marginal(diffusion, GaussianMixture.empirical(points, std), 8)
         reference = GaussianMixture.isotropic(
-            torch.zeros(6, dtype=F64),
+            None,
             math.sqrt(a) * points,
             torch.full((6,), math.sqrt(a * std**2 + 1 - a), dtype=F64),
         )
