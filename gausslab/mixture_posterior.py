@@ -71,17 +71,28 @@ def _spectrum(mixture: GaussianMixture) -> _Spectrum:
     loc = components.loc.expand(count, *mixture.event_shape).reshape(count, d)
     covariance = components.covariance
     accurate = torch.promote_types(loc.dtype, torch.float64)
-    if hasattr(covariance, "elementwise_std"):  # diagonal in the standard basis
+    if covariance.is_diagonal:  # diagonal in the standard basis
         std = covariance.elementwise_std()
         std = std.reshape(*std.shape[: std.dim() - len(mixture.event_shape)], -1)
         width = 1 if std.shape[-1] == 1 else d
         variances = std.to(accurate).square().expand(count, width)
         basis = None
-    else:  # S = L L^T with L = U diag(s) V^T: S = U diag(s^2) U^T, eigenvalues to full accuracy
-        basis, singular, _ = torch.linalg.svd(covariance.scale_tril_matrix().to(accurate))
-        variances = singular.square().expand(count, d)
-        basis = basis.expand(count, d, d)
+    else:
+        basis, variances = _eigenbasis(covariance.scale_matrix().to(accurate), d)
+        basis, variances = basis.expand(count, d, d), variances.expand(count, d)
     return _Spectrum(loc.to(accurate), mixture.logits.to(accurate).expand(count), variances, basis)
+
+
+def _eigenbasis(scale: Tensor, d: int) -> tuple[Tensor, Tensor]:
+    """(U, lambda) with S S^T = U diag(lambda) U^T from the SVD of a square root S (d, r) of
+    the covariance: the eigenvalues to full accuracy (no squared condition number), and a full
+    basis with lambda = 0 on the null space of a singular covariance."""
+    basis, singular, _ = torch.linalg.svd(scale, full_matrices=True)
+    variances = singular.square()
+    missing = d - variances.shape[-1]
+    if missing > 0:
+        variances = torch.cat([variances, variances.new_zeros(*variances.shape[:-1], missing)], -1)
+    return basis, variances
 
 
 @dataclass
