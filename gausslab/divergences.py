@@ -18,7 +18,7 @@ from torch import Tensor
 from torch.distributions import Distribution, Independent, MultivariateNormal, Normal
 from torch.distributions.kl import register_kl
 
-from gausslab import functional
+from gausslab import functional, kernels
 from gausslab.algebra import check_pair
 from gausslab.covariance import (
     Covariance,
@@ -65,9 +65,12 @@ def _kl_elementwise(cp: Elementwise, cq: Elementwise) -> Tensor:
 @register("kl", Covariance, Dense)
 def _kl_dense_q(cp: Covariance, cq: Dense) -> Tensor:
     """The Cholesky route above with a dense q: the strictly lower part of L_q^{-1} L_p by
-    the halved triangular solve."""
+    the blocked solve with a lower-triangular right-hand side, which never computes the zero
+    upper block (``gausslab.kernels.strict_lower_sq_norm``: half the flops of one full
+    triangular solve, mostly in GEMMs)."""
     tril_p, tril_q = cp.scale_tril_matrix(), cq.scale_tril_matrix()
-    return _diagonal_kl(tril_p, tril_q) + 0.5 * _strict_lower_sq_norm(tril_q, tril_p)
+    off_diagonal = kernels.strict_lower_sq_norm(tril_q, tril_p)
+    return _diagonal_kl(tril_p, tril_q) + 0.5 * off_diagonal
 
 
 @register("kl", Dense, Elementwise)
@@ -91,47 +94,6 @@ def _kl_any(cp: Covariance, cq: Covariance) -> Tensor:
     solve and log-determinants (no digit-keeping split: nearly identical p and q lose
     digits to the cancellation, as in torch)."""
     return 0.5 * (cq.trace_solve(cp) - cp.dim + cq.log_det() - cp.log_det())
-
-
-# The solution M = a^{-1} b of lower-triangular a, b is lower triangular. On 2 x 2 blocks,
-#     [a11 0; a21 a22]^{-1} [b11 0; b21 b22] = [m11 0; m21 m22],
-#     m11 = a11^{-1} b11,  m21 = a22^{-1} (b21 - a21 m11),  m22 = a22^{-1} b22,
-# so recursing never computes the zero upper block: half the flops of one full triangular
-# solve. Blocks of at most _LEAF_SIZE are solved in one call.
-_LEAF_SIZE = 128
-
-
-def _first_block_column(a: Tensor, b: Tensor) -> tuple[int, Tensor, Tensor]:
-    """(h, m11, m21): the split point and the first block column of a^{-1} b."""
-    h = a.shape[-1] // 2
-    m11 = _solve_lower_by_lower(a[..., :h, :h], b[..., :h, :h])
-    rhs = b[..., h:, :h] - a[..., h:, :h] @ m11
-    return h, m11, torch.linalg.solve_triangular(a[..., h:, h:], rhs, upper=False)
-
-
-def _solve_lower_by_lower(a: Tensor, b: Tensor) -> Tensor:
-    """a^{-1} b for lower-triangular a and b, by the block recursion above."""
-    n = a.shape[-1]
-    if n <= _LEAF_SIZE:
-        return torch.linalg.solve_triangular(a, b, upper=False)
-    h, m11, m21 = _first_block_column(a, b)
-    m22 = _solve_lower_by_lower(a[..., h:, h:], b[..., h:, h:])
-    top = torch.cat([m11, m11.new_zeros((*m11.shape[:-1], n - h))], dim=-1)
-    return torch.cat([top, torch.cat([m21, m22], dim=-1)], dim=-2)
-
-
-def _strict_lower_sq_norm(a: Tensor, b: Tensor) -> Tensor:
-    """|tril(a^{-1} b, -1)|_F^2 for lower-triangular a and b, by the block recursion above
-    (the last block row is only summed, never assembled)."""
-    if a.shape[-1] <= _LEAF_SIZE:
-        solution = torch.linalg.solve_triangular(a, b, upper=False)
-        return solution.tril(-1).square().sum((-2, -1))
-    h, m11, m21 = _first_block_column(a, b)
-    return (
-        m11.tril(-1).square().sum((-2, -1))
-        + m21.square().sum((-2, -1))
-        + _strict_lower_sq_norm(a[..., h:, h:], b[..., h:, h:])
-    )
 
 
 def wasserstein2(p: Gaussian, q: Gaussian) -> Tensor:

@@ -19,7 +19,7 @@ import torch
 from torch import Tensor
 from torch.distributions import Distribution, constraints
 
-from gausslab import functional
+from gausslab import functional, kernels
 from gausslab._validation import (
     as_float_tensor,
     broadcast_shapes,
@@ -266,7 +266,10 @@ class Gaussian(Distribution):
         """Reparameterized draw z = mu + L eps with eps ~ N(0, I): gradients flow to the
         mean and the scale."""
         shape = self._extended_shape(torch.Size(sample_shape))
-        eps = torch.randn(shape, dtype=self.loc.dtype, device=self.loc.device)
+        # drawn into the output's own buffer (the same numbers as torch.randn(shape))
+        eps = torch.empty(shape, dtype=self.loc.dtype, device=self.loc.device).normal_()
+        if self.covariance.is_diagonal:  # one fused pass over eps, in place without autograd
+            return kernels.affine_(eps, self.loc, self.covariance.elementwise_std())
         return self.loc + self.covariance.scale_mul(eps)
 
     def sample(self, sample_shape: torch.Size | tuple[int, ...] = ()) -> Tensor:

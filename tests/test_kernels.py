@@ -10,8 +10,9 @@ from __future__ import annotations
 import pytest
 import torch
 from torch.autograd import gradcheck
+from torch.distributions import Independent, Normal
 
-from gausslab import kernels
+from gausslab import Gaussian, kernels
 
 F64 = torch.float64
 
@@ -217,6 +218,13 @@ def test_scaled_sum_matches_the_formula(small_chunks: None, coefficients: str) -
     torch.testing.assert_close(kernels.scaled_sum(a, x, b, y), a * x + b * y)
 
 
+def test_scaled_sum_broadcast_operand_takes_the_plain_path(small_chunks: None) -> None:
+    """y broadcasting against x (not the same shape) gives the broadcast result."""
+    x, y = _randn(10, 3, seed=1), _randn(1, 3, seed=2)
+    a, b = _randn(10, 1, seed=3), 0.5
+    torch.testing.assert_close(kernels.scaled_sum(a, x, b, y), a * x + b * y)
+
+
 def test_scaled_sum_gradcheck() -> None:
     """Derivatives in x, y and per-row coefficients are exact."""
     x, y = _randn(3, 2, seed=1).requires_grad_(), _randn(3, 2, seed=2).requires_grad_()
@@ -280,3 +288,49 @@ def test_schur_condition_gradcheck() -> None:
     matrix = _spd(4, seed=5).requires_grad_()
     residual = _randn(3, 2, seed=6).requires_grad_()
     assert gradcheck(conditioned, (matrix, residual))
+
+
+# ------------------------------------------------------- the kernels behind the structures
+@pytest.mark.parametrize("kind", ["isotropic", "diagonal", "dense"])
+def test_rsample_draws_the_same_numbers_as_randn(kind: str) -> None:
+    """rsample draws into its output buffer: with the same seed it equals
+    loc + L torch.randn(shape), the stream torch.distributions uses."""
+    loc, std = _randn(3, seed=1), _randn(3, seed=2).abs() + 0.5
+    if kind == "isotropic":
+        g, scale = Gaussian.isotropic(loc, std[0]), std[0] * torch.eye(3, dtype=F64)
+    elif kind == "diagonal":
+        g, scale = Gaussian.diagonal(loc, std), torch.diag(std)
+    else:
+        scale = _tril(3, seed=3)
+        g = Gaussian(loc, scale_tril=scale)
+    torch.manual_seed(7)
+    draws = g.rsample((5,))
+    torch.manual_seed(7)
+    expected = loc + torch.randn(5, 3, dtype=F64) @ scale.mT
+    torch.testing.assert_close(draws, expected)
+
+
+def test_structured_log_prob_through_the_chunked_kernel_matches_torch(small_chunks: None) -> None:
+    """Diagonal and isotropic log_prob over (C, H, W) events, chunked by 3 rows, equal
+    Independent(Normal).log_prob."""
+    loc = _randn(2, 3, 4, seed=1)
+    std = _randn(2, 3, 4, seed=2).abs() + 0.5
+    x = _randn(10, 2, 3, 4, seed=3)
+    for g, s in ((Gaussian.diagonal(loc, std, 3), std), (Gaussian.isotropic(loc, 0.7, 3), None)):
+        scale = torch.full_like(loc, 0.7) if s is None else s
+        expected = Independent(Normal(loc, scale), 3).log_prob(x)
+        torch.testing.assert_close(g.log_prob(x), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_condition_from_the_matrix_equals_the_qr_route() -> None:
+    """A Gaussian given by its covariance matrix conditions by two Cholesky factorizations
+    (schur_condition); given by its Cholesky factor, by the QR of the reordered joint: the two
+    laws agree."""
+    matrix, loc = _spd(8, seed=4), _randn(8, seed=5)
+    value = _randn(6, 3, seed=6)
+    by_matrix = Gaussian(loc, matrix).condition([5, 1, 6], value)
+    by_factor = Gaussian(loc, scale_tril=torch.linalg.cholesky(matrix)).condition([5, 1, 6], value)
+    torch.testing.assert_close(by_matrix.mean, by_factor.mean, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(
+        by_matrix.covariance_matrix, by_factor.covariance_matrix, rtol=1e-12, atol=1e-12
+    )

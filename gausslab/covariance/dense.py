@@ -11,6 +11,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import Tensor
 
+from gausslab import kernels
 from gausslab._validation import check_positive, describe
 from gausslab.covariance.base import (
     Covariance,
@@ -71,11 +72,16 @@ class Dense(Covariance):
     ``compute_dtype(dtype)``.
     """
 
-    def __init__(self, scale_tril: Tensor, dtype: torch.dtype | None = None) -> None:
+    def __init__(
+        self, scale_tril: Tensor, dtype: torch.dtype | None = None, *, matrix: Tensor | None = None
+    ) -> None:
         self._dtype = dtype or scale_tril.dtype
         self._scale_tril = scale_tril.to(compute_dtype(self._dtype))
         self.event_shape = torch.Size(scale_tril.shape[-1:])
         self.batch_shape = scale_tril.shape[:-2]
+        # Sigma itself when it was given (from_matrix): conditioning then needs no new
+        # factorization of the reordered joint, only Cholesky factors of two blocks.
+        self._matrix = None if matrix is None else matrix.to(self._scale_tril.dtype)
 
     # ----- constructors (each validates its input and factorizes once) -----
     @classmethod
@@ -84,7 +90,8 @@ class Dense(Covariance):
     ) -> Dense:
         """Cholesky-factorize a symmetric positive-definite matrix, or say why not
         (``gausslab.covariance.factor``)."""
-        return cls(cholesky(matrix, name, singular_hint=singular_hint), matrix.dtype)
+        factor = cholesky(matrix, name, singular_hint=singular_hint)
+        return cls(factor, matrix.dtype, matrix=matrix)
 
     @classmethod
     def from_scale_tril(cls, scale_tril: Tensor, name: str = "scale_tril") -> Dense:
@@ -159,6 +166,11 @@ class Dense(Covariance):
     def mahalanobis_sq(
         self, x: Tensor, loc: Tensor | None = None, *, overwrite_x: bool = False
     ) -> Tensor:
+        if loc is not None and not self.batch_shape:
+            # centered and whitened chunk by chunk in cache (gausslab.kernels)
+            dtype = self._scale_tril.dtype
+            squared = kernels.sq_norm_whitened(x.to(dtype), loc.to(dtype), self._scale_tril)
+            return squared.to(self._dtype)
         x, overwrite_x = centered(x, loc, overwrite_x)
         work = x.to(self._scale_tril.dtype)
         fresh = overwrite_x or work is not x
@@ -220,8 +232,26 @@ class Dense(Covariance):
         """From one Cholesky factor L' of the joint reordered with x_2 = x[observed] first
         (none is needed when observed is 0..k-1): L'_22 is the Cholesky factor of the Schur
         complement and the shift is L'_21 L'_11^{-1} residual, one triangular solve, no
-        inverse and no subtraction."""
+        inverse and no subtraction.
+
+        When Sigma was given as a matrix and the observed block is not leading, the two
+        Cholesky factorizations of ``gausslab.kernels.schur_condition`` (of Sigma_22 and of
+        the Schur complement) replace the QR of the reordered joint: about a quarter of its
+        flops, mostly in GEMMs. The QR route remains for factors given otherwise and for a
+        block that is not positive definite to working precision."""
         k = len(observed)
+        leading = list(observed) == list(range(k))
+        if self._matrix is not None and not leading:
+            index = {"device": self.device}
+            conditioned = kernels.schur_condition(
+                self._matrix,
+                torch.as_tensor(observed, **index),
+                torch.as_tensor(others, **index),
+                residual.to(self._matrix.dtype),
+            )
+            if conditioned is not None:
+                shift, factor = conditioned
+                return shift.to(self._dtype), self._like(factor)
         joint = self.select(list(observed) + list(others))._scale_tril
         # whiten folds the residuals' batch into the rows of one triangular solve (a batched
         # solve would copy L'_11 once per value); the product folds them into one matmul too.

@@ -18,14 +18,12 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
+from gausslab import kernels
 from gausslab._validation import check_positive, describe
 from gausslab.covariance.base import (
     Covariance,
-    centered,
     event_flat,
-    needs_grad,
     sum_over_event,
-    sum_squares,
 )
 from gausslab.covariance.registry import register
 
@@ -70,6 +68,27 @@ class Elementwise(Covariance):
 
     def matvec(self, x: Tensor) -> Tensor:
         return x * self.variance()
+
+    def mahalanobis_sq(
+        self, x: Tensor, loc: Tensor | None = None, *, overwrite_x: bool = False
+    ) -> Tensor:
+        """sum_i ((x_i - loc_i) / s_i)^2 over the event, fused: one read of x and no
+        full-size intermediate (``gausslab.kernels.sq_norm_centered``); an isotropic scale
+        divides the reduced sum instead. x is never written, so overwrite_x changes nothing."""
+        flat = event_flat(x, self.event_ndims)
+        center = None if loc is None else self._event_flat_param(loc)
+        if self.is_isotropic:
+            return kernels.sq_norm_centered(flat, center) / self.std.square()
+        return kernels.sq_norm_centered(flat, center, self._event_flat_param(self._inv_scale))
+
+    def _event_flat_param(self, param: Tensor) -> Tensor:
+        """A parameter broadcastable to batch + event, with its event dims expanded to the
+        event shape and flattened to (..., d) like x."""
+        k = self.event_ndims
+        if k == 0:
+            return param.unsqueeze(-1)
+        full = param.expand(*param.shape[: param.dim() - k], *self.event_shape)
+        return full.flatten(-k) if k > 1 else full
 
     def variance(self) -> Tensor:
         return self._scale.square()
@@ -138,13 +157,6 @@ class Isotropic(Elementwise):
         self.batch_shape = std.shape
         super().__init__(std, event_shape, validate)
 
-    def mahalanobis_sq(
-        self, x: Tensor, loc: Tensor | None = None, *, overwrite_x: bool = False
-    ) -> Tensor:
-        x, _ = centered(x, loc, overwrite_x)
-        flat = event_flat(x, self.event_ndims)
-        return sum_squares(flat) / self.std.square()
-
     def log_det(self) -> Tensor:
         return 2 * self.dim * self.std.log()
 
@@ -199,18 +211,6 @@ class Diagonal(Elementwise):
     def __init__(self, std: Tensor, event_shape: torch.Size, *, validate: bool = True) -> None:
         self.batch_shape = std.shape[: max(std.dim() - len(event_shape), 0)]
         super().__init__(std, event_shape, validate)
-
-    def mahalanobis_sq(
-        self, x: Tensor, loc: Tensor | None = None, *, overwrite_x: bool = False
-    ) -> Tensor:
-        x, overwrite_x = centered(x, loc, overwrite_x)
-        fits_in_place = x.shape == torch.broadcast_shapes(x.shape, self._inv_scale.shape)
-        if overwrite_x and fits_in_place and not needs_grad(x, self._inv_scale):
-            z = x.mul_(self._inv_scale)  # one pass fewer over a large buffer
-        else:
-            z = x * self._inv_scale
-        flat = event_flat(z, self.event_ndims)
-        return sum_squares(flat)
 
     @cached_property
     def _log_det(self) -> Tensor:

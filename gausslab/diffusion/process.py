@@ -24,6 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from gausslab import kernels
 from gausslab.covariance import Diagonal, Isotropic
 from gausslab.diffusion.schedule import Schedule, gather
 from gausslab.gaussian import Gaussian
@@ -248,11 +249,12 @@ class DiffusionProcess:
             )
 
     def _combine(self, t: Timestep, a: str, x: Tensor, b: str, y: Tensor, sign: float) -> Tensor:
-        """table_a[t] * x + sign * table_b[t] * y, as one multiply and one fused addcmul."""
+        """table_a[t] * x + sign * table_b[t] * y, written chunk by chunk in cache so that x,
+        y and the result each cross memory once (``gausslab.kernels.scaled_sum``)."""
         dtype = torch.promote_types(x.dtype, y.dtype)
         x, y = x.to(dtype), y.to(dtype)
-        out = x * self.coef(a, t, x)
-        return out.addcmul_(y, self.coef(b, t, x), value=sign)
+        coef_b = self.coef(b, t, x)
+        return kernels.scaled_sum(self.coef(a, t, x), x, coef_b if sign == 1 else sign * coef_b, y)
 
     def _convert(
         self, target: str, prediction: str, x_t: Tensor, output: Tensor, t: Timestep
