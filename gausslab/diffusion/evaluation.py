@@ -9,12 +9,9 @@
       closed form. f and the columns of F come from one run of the sampler on a batch of
       basis inputs (row 0 all zeros, then one row per coordinate of each normal vector);
       the error is W2(data, N(f, F F^T)) from ``gausslab.wasserstein2``.
-    * mixture data, metric "cross_entropy_gap" (Monte Carlo, with its standard error):
-      E_q[-log p(X)] - H(p) for X ~ q the sampler's output, estimated as the mean of
-      -log p over num_samples outputs minus ``data.entropy_estimate(num_samples)`` (an
-      independent Monte Carlo estimate), SE = sqrt(var(-log p(X)) / n + SE_H^2). It equals
-      KL(q || p) + H(q) - H(p): zero for an exact sampler, but not a divergence (an
-      under-dispersed sampler can score below zero), so read it with its sign.
+    * mixture data: ``metrics.sample_error`` of num_samples outputs, metric "sliced_w2" by
+      default (an unbiased estimate of the squared sliced W2 distance, with its standard
+      error), or "ks" / "cross_entropy_gap" (see ``gausslab.diffusion.metrics``).
 - ``forward_mixture_trajectory`` is the seed's computational exercise 4: a 1-D mixture pushed
   through the forward chain step by step (``Diffusion.q_step``), compared at chosen t with the
   closed-form marginal (``ground_truth.marginal``) and with N(0, 1) (KL by quadrature).
@@ -31,6 +28,7 @@ import torch
 from torch import Tensor
 
 from gausslab.diffusion.ground_truth import marginal, optimal_model
+from gausslab.diffusion.metrics import Estimate, Grader, check_metric, grader
 from gausslab.diffusion.process import DiffusionProcess
 from gausslab.diffusion.samplers import SAMPLERS, Sampler, plan
 from gausslab.diffusion.schedule import Schedule
@@ -71,6 +69,7 @@ def evaluate_sampler(
     *,
     samplers: Sequence[str] = SAMPLERS,
     steps: Sequence[int] | None = None,
+    metric: str | None = None,
     num_samples: int = 4096,
     prediction: str = "eps",
     start: str = "prior",
@@ -93,6 +92,8 @@ def evaluate_sampler(
         raise ValueError(f"start must be one of {_STARTS}, got {start!r}")
     if isinstance(num_samples, bool) or not isinstance(num_samples, int) or num_samples < 2:
         raise ValueError(f"num_samples must be an int >= 2, got {num_samples!r}")
+    if isinstance(data, Gaussian) and metric not in (None, "w2"):
+        raise ValueError(f"metric for Gaussian data must be 'w2' (or None), got {metric!r}")
     if steps is None:
         steps = tuple(n for n in DEFAULT_STEPS if n <= diffusion.T) or (diffusion.T,)
     plans = [
@@ -101,13 +102,14 @@ def evaluate_sampler(
         for n in steps
     ]
     model = optimal_model(diffusion, data, prediction)
+    grade = grader(data, metric) if isinstance(data, GaussianMixture) else None
     rows = []
     for name, n, sampler_plan in plans:
-        if isinstance(data, GaussianMixture):
-            error, se = _cross_entropy_gap(
-                diffusion, data, sampler_plan, model, num_samples, start, generator, progress
+        if grade is not None:
+            error, se = _sample_error(
+                diffusion, data, sampler_plan, model, grade, num_samples, start, generator, progress
             )
-            rows.append(SamplerError(name, n, "cross_entropy_gap", error, se))
+            rows.append(SamplerError(name, n, check_metric(metric), error, se))
         else:
             law = sampler_output_law(diffusion, data, sampler_plan, start=start)
             rows.append(SamplerError(name, n, "w2", float(wasserstein2(data, law)), 0.0))
@@ -150,16 +152,17 @@ def sampler_output_law(
     return Gaussian(mean.reshape(event), covariance)
 
 
-def _cross_entropy_gap(
+def _sample_error(
     diffusion: DiffusionProcess,
     data: GaussianMixture,
     sampler_plan: Sampler,
     model: Callable[[Tensor, Tensor], Tensor],
+    grade: Grader,
     num_samples: int,
     start: str,
     generator: torch.Generator | None,
     progress: bool,
-) -> tuple[float, float]:
+) -> Estimate:
     loc = data.components.loc
     shape = (num_samples, *data.event_shape)
     if start == "exact":
@@ -168,11 +171,7 @@ def _cross_entropy_gap(
     else:
         x_T = torch.randn(shape, dtype=loc.dtype, device=loc.device, generator=generator)
     x0 = sampler_plan.run(model, x_T, generator=generator, progress=progress)
-    nll = -data.log_prob(x0)
-    entropy, entropy_se = data.entropy_estimate(num_samples, generator=generator)
-    gap = nll.mean() - entropy
-    se = torch.sqrt(nll.var() / num_samples + entropy_se.square())
-    return float(gap), float(se)
+    return grade(x0, generator=generator)
 
 
 def format_table(rows: Sequence[SamplerError]) -> Table:

@@ -288,6 +288,38 @@ class Schedule:
             sched = sched.rescale_zero_terminal_snr()
         return sched
 
+    def to_diffusers_config(self) -> dict[str, Any]:
+        """A diffusers scheduler config with this schedule's tables:
+        ``SchedulerClass.from_config(schedule.to_diffusers_config())`` has
+        ``alphas_cumprod == schedule.alphas_cumprod[1:]`` (to float32, diffusers' dtype).
+
+        The betas travel exactly as ``trained_betas`` (beta_1..beta_T, which every beta-based
+        diffusers scheduler reads in place of ``beta_schedule``), with
+        ``num_train_timesteps = T``. The sampling settings match gausslab's samplers:
+        ``timestep_spacing="trailing"`` with ``steps_offset=0`` (the steps of
+        ``Schedule.timesteps(n)``, 0-based), ``prediction_type="epsilon"`` (set "sample" or
+        "v_prediction" for x0 or v models), ``clip_sample=False`` (no clamping of x0 to
+        [-1, 1]), ``set_alpha_to_one=True`` (DDIM's last step lands on abar_0 = 1) and
+        ``final_sigmas_type="zero"``; with zero terminal SNR (abar_T = 0)
+        ``rescale_betas_zero_snr=True``, so the schedulers that need a finite sigma_T
+        substitute abar_T = 2^-24 as diffusers does. Keys a scheduler class does not know are
+        ignored by ``from_config``. Two diffusers classes change the tables on purpose: the
+        CogVideoX schedulers shift the SNR (add ``snr_shift_scale=1.0`` to keep it), and
+        RePaintScheduler reads trained_betas only as a numpy array. Inverse:
+        ``from_diffusers_config`` (to float64 rounding).
+        """
+        return {
+            "num_train_timesteps": self.T,
+            "trained_betas": self.betas[1:].tolist(),
+            "timestep_spacing": "trailing",
+            "steps_offset": 0,
+            "prediction_type": "epsilon",
+            "clip_sample": False,
+            "set_alpha_to_one": True,
+            "final_sigmas_type": "zero",
+            "rescale_betas_zero_snr": bool(self.alphas_cumprod[-1] == 0),
+        }
+
     def rescale_zero_terminal_snr(self) -> Schedule:
         """A new Schedule with zero terminal SNR (Lin et al. 2023, Algorithm 1).
 

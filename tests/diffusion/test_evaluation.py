@@ -86,21 +86,23 @@ def test_evaluate_sampler_default_steps_stop_at_T():
     assert [r.steps for r in rows] == [10, 20]
 
 
-def test_mixture_cross_entropy_gap_detects_a_bad_sampler_and_passes_a_good_one():
-    """Heun with 5 steps from sigma_T ~ 2000 is far off (gap > 5 SE); DDPM with all 100 steps
-    of the optimal model is within 5 SE of zero; the SE is the stated combination."""
+@pytest.mark.parametrize("metric", ["sliced_w2", "cross_entropy_gap"])
+def test_mixture_metric_detects_a_bad_sampler_and_passes_a_good_one(metric):
+    """Heun with 5 steps from sigma_T ~ 2000 is far off (error > 5 SE); DDPM with all 100 steps
+    of the optimal model is within 5 SE of zero; rows name the metric."""
     rows = evaluate_sampler(
         DIFFUSION,
         MIXTURE,
         samplers=("heun", "ddpm"),
         steps=(5, 100),
+        metric=metric,
         num_samples=3000,
         generator=torch.Generator().manual_seed(0),
     )
-    gap = {(r.sampler, r.steps): r for r in rows}
-    assert all(r.metric == "cross_entropy_gap" and r.standard_error > 0 for r in rows)
-    assert gap["heun", 5].error > 5 * gap["heun", 5].standard_error
-    assert abs(gap["ddpm", 100].error) < 5 * gap["ddpm", 100].standard_error
+    error = {(r.sampler, r.steps): r for r in rows}
+    assert all(r.metric == metric and r.standard_error > 0 for r in rows)
+    assert error["heun", 5].error > 5 * error["heun", 5].standard_error
+    assert abs(error["ddpm", 100].error) < 5 * error["ddpm", 100].standard_error
 
 
 def test_format_table_lists_every_row():

@@ -6,6 +6,7 @@ taken from diffusers, whose tables are 0-based (index i = paper t - 1) and float
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 
@@ -480,3 +481,84 @@ def test_bad_input_raises_value_error(make, name, value):
         make()
     msg = str(err.value)
     assert name in msg and value in msg, msg
+
+
+# --------------------------------------------------------------------------- to diffusers
+
+
+def beta_schedulers() -> list[type]:
+    """Every diffusers scheduler class built on a DDPM beta schedule: it takes trained_betas
+    and has alphas_cumprod (IPNDM's "betas" are another schedule's)."""
+    import diffusers
+
+    classes = []
+    for name in dir(diffusers.schedulers):
+        if not name.endswith("Scheduler"):
+            continue
+        try:
+            cls = getattr(diffusers.schedulers, name)
+        except (AttributeError, ImportError):  # an optional dependency (torchsde...) missing
+            continue
+        if (
+            isinstance(cls, type)
+            and issubclass(cls, diffusers.SchedulerMixin)
+            and "trained_betas" in inspect.signature(cls.__init__).parameters
+            and cls.__name__ != "IPNDMScheduler"
+        ):
+            classes.append(cls)
+    return classes
+
+
+BETA_SCHEDULERS = beta_schedulers()
+
+
+def test_there_are_many_beta_schedulers():
+    """The sweep below is not vacuous: DDPM, DDIM, Euler, DPM-Solver, UniPC, Heun... are in."""
+    names = {cls.__name__ for cls in BETA_SCHEDULERS}
+    assert len(names) >= 15
+    assert {"DDPMScheduler", "EulerDiscreteScheduler", "UniPCMultistepScheduler"} <= names
+
+
+@pytest.mark.parametrize("cls", BETA_SCHEDULERS, ids=lambda c: c.__name__)
+@pytest.mark.parametrize(
+    "schedule",
+    [Schedule.cosine(50), Schedule.linear(40, 1e-3, 0.3).rescale_zero_terminal_snr()],
+    ids=["cosine", "custom-zero-snr"],
+)
+def test_every_diffusers_scheduler_reproduces_the_tables(cls, schedule):
+    """cls.from_config(schedule.to_diffusers_config()).alphas_cumprod equals
+    schedule.alphas_cumprod[1:] to float32 (diffusers' dtype), for every diffusers scheduler
+    built on betas; at zero terminal SNR the last entry is 0 or diffusers' stand-in 2^-24."""
+    config = schedule.to_diffusers_config()
+    parameters = inspect.signature(cls.__init__).parameters
+    if "snr_shift_scale" in parameters:  # CogVideoX: documented, shifts the SNR by default
+        config["snr_shift_scale"] = 1.0
+    if cls.__name__ == "RePaintScheduler":  # documented: reads trained_betas as numpy only
+        config["trained_betas"] = np.asarray(config["trained_betas"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scheduler = cls.from_config(config)
+    ours = schedule.alphas_cumprod[1:]
+    theirs = scheduler.alphas_cumprod.double()
+    last = -1 if schedule.alphas_cumprod[-1] == 0 else None
+    torch.testing.assert_close(theirs[:last], ours[:last], rtol=schedule.T * EPS32, atol=4 * EPS32)
+    if last is not None:
+        assert float(theirs[-1]) in (0.0, 2.0**-24)
+
+
+def test_diffusers_config_sets_gausslabs_sampling_conventions():
+    """DDIM from the config visits schedule.timesteps(n) - 1 (trailing spacing), does not
+    clip x0, and from_diffusers_config inverts it."""
+    schedule = Schedule.scaled_linear(100)
+    config = schedule.to_diffusers_config()
+    ddim = DDIMScheduler.from_config(config)
+    for n in (1, 7, 10, 100):
+        ddim.set_timesteps(n)
+        assert torch.equal(ddim.timesteps + 1, schedule.timesteps(n))
+    assert ddim.config.clip_sample is False and ddim.config.prediction_type == "epsilon"
+    back = Schedule.from_diffusers_config(config)
+    torch.testing.assert_close(back.betas, schedule.betas, rtol=0, atol=0)
+    zero = Schedule.cosine(20).rescale_zero_terminal_snr()
+    assert zero.to_diffusers_config()["rescale_betas_zero_snr"] is True
+    back = Schedule.from_diffusers_config(zero.to_diffusers_config())  # rescales again: a no-op
+    torch.testing.assert_close(back.betas, zero.betas, rtol=1e-14, atol=1e-15)
