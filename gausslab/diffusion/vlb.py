@@ -3,11 +3,21 @@
     -log p_theta(x_0) <= L_T + sum_{t=2..T} L_{t-1} + L_0, with
     L_T     = KL(q(x_T | x_0) || N(0, I))                                     (prior term)
     L_{t-1} = KL(q(x_{t-1} | x_t, x_0) || p_theta(x_{t-1} | x_t)),  x_t ~ q(x_t | x_0)
-    L_0     = -log p_theta(x_0 | x_1)              (discretized Gaussian decoder, 8-bit data)
+    L_0     = -log p_theta(x_0 | x_1)                                         (decoder term)
 
 Every term is in nats per example (summed over the event), shape (B,); bits per dim divide
-the total by D log 2, D the number of elements of one example. Data is 8-bit scaled to
-[-1, 1]: x = k / 127.5 - 1, k = 0..255, bins of width 2/255, the edge bins open to -inf / +inf.
+the total by D log 2, D the number of elements of one example. Two decoders:
+
+- decoder="discretized" (DDPM, improved-diffusion): data is 8-bit scaled to [-1, 1],
+  x = k / 127.5 - 1, k = 0..255, bins of width 2/255, the edge bins open to -inf / +inf;
+  L_0 = -log P(bin of x_0) under N(mu_theta(x_1, 1), sigma^2), a probability.
+- decoder="gaussian" (continuous data, such as toy mixtures): L_0 = -log N(x_0; mu_theta(x_1, 1),
+  s^2 I), a density, with s^2 = sigma_1^2 = (1 - abar_1) / abar_1 for the fixed variances (the
+  variance of x_0 given x_1 wherever the data density is flat on that scale; mu_theta(x_1, 1)
+  is the model's x0 since coef1_1 = 1, coef2_1 = 0) and the model's own variance for
+  "learned_range". Then the total bounds -log p_theta(x_0) for the density, and its mean over
+  x_0 ~ p_data is >= the differential entropy H(p_data) (equality for a perfect model as the
+  steps get fine), so a trained model's bound can be compared with the exact entropy.
 """
 
 from __future__ import annotations
@@ -20,19 +30,22 @@ from typing import TYPE_CHECKING
 import torch
 from torch import Tensor
 
-from gausslab.diffusion.process import check_same_shape, check_sample
-from gausslab.functional import normal_kl, normal_log_cdf
+from gausslab.diffusion.process import check_choice, check_same_shape, check_sample
+from gausslab.functional import normal_kl, normal_log_cdf, normal_log_prob
 
 if TYPE_CHECKING:
     from gausslab.diffusion.process import DiffusionProcess, Timestep
 
 __all__ = [
+    "DECODERS",
     "VLBTerms",
     "discretized_gaussian_log_prob",
     "prior_kl",
     "vlb",
     "vlb_term",
 ]
+
+DECODERS = ("discretized", "gaussian")
 
 # Half the width of one 8-bit bin on [-1, 1].
 _HALF_BIN = 1.0 / 255.0
@@ -47,7 +60,7 @@ class VLBTerms:
     prior_kl:     (B,)      L_T = KL(q(x_T | x_0) || N(0, I))
     step_kl:      (B, T-1)  column t - 2 is L_{t-1} = KL(q(x_{t-1} | x_t, x_0) || p(x_{t-1} | x_t)),
                             t = 2..T, each at one draw x_t ~ q(x_t | x_0)
-    decoder_nll:  (B,)      L_0 = -log p_theta(x_0 | x_1), discretized Gaussian
+    decoder_nll:  (B,)      L_0 = -log p_theta(x_0 | x_1), discretized or Gaussian decoder
     total:        (B,)      prior_kl + step_kl.sum(1) + decoder_nll
     bits_per_dim: (B,)      total / (D log 2), D = elements per example
     """
@@ -133,16 +146,19 @@ def vlb_term(
     prediction: str = "eps",
     variance: str = "fixed_small",
     clip_x0: float | None = None,
+    decoder: str = "discretized",
 ) -> Tensor:
     """L_{t-1} in nats per example, shape (B,), for the model output at (x_t, t); t in 1..T.
 
     t >= 2: KL(q(x_{t-1} | x_t, x_0) || p_theta(x_{t-1} | x_t)), both Gaussians elementwise
             (``functional.normal_kl`` summed over the event);
-    t = 1:  -log p_theta(x_0 | x_1) with the discretized Gaussian decoder
-            (``discretized_gaussian_log_prob`` summed over the event; x0 in [-1, 1]).
+    t = 1:  -log p_theta(x_0 | x_1): decoder="discretized" is the discretized Gaussian
+            (``discretized_gaussian_log_prob`` summed over the event; x0 in [-1, 1]),
+            decoder="gaussian" the Gaussian density (see the module docstring).
     A (B,) t may mix both cases. p_theta is ``Diffusion.p_mean_variance`` with the same
     prediction / variance / clip_x0.
     """
+    check_choice(decoder, DECODERS, "decoder")
     p = diffusion.p_mean_variance(
         model_output, x_t, t, prediction=prediction, variance=variance, clip_x0=clip_x0
     )
@@ -152,16 +168,27 @@ def vlb_term(
     std = std.reshape(std.shape + (1,) * (mean.ndim - std.ndim))
     first = t == 1 if isinstance(t, int) else bool((t == 1).any())
     if first:
-        _check_unit_interval(x0, "x0")
-        decoder = -_sum_event(_discretized_log_prob(x0, mean, std))
+        decoder_nll = _decoder_nll(diffusion, x0, mean, std, variance, decoder)
         if isinstance(t, int):
-            return decoder
+            return decoder_nll
     # The clipped log variance is log beta_tilde_t for t >= 2 (at t = 1 a finite stand-in for
     # the point mass, so that the discarded entries stay finite and carry no NaN gradient).
     posterior_std = (0.5 * diffusion.coef("posterior_log_variance_clipped", t, mean)).exp()
     posterior_mean = diffusion.posterior_mean(x_t, x0, t)
     kl = _sum_event(normal_kl(posterior_mean, posterior_std, mean, std))
-    return torch.where(t == 1, decoder, kl) if first else kl
+    return torch.where(t == 1, decoder_nll, kl) if first else kl
+
+
+def _decoder_nll(
+    diffusion: DiffusionProcess, x0: Tensor, mean: Tensor, std: Tensor, variance: str, decoder: str
+) -> Tensor:
+    """-log p_theta(x_0 | x_1) summed over the event, for the `decoder` of the module docstring."""
+    if decoder == "discretized":
+        _check_unit_interval(x0, "x0")
+        return -_sum_event(_discretized_log_prob(x0, mean, std))
+    if variance != "learned_range":
+        std = diffusion.coef("sigmas", 1, mean)  # sigma_1 = sqrt((1 - abar_1) / abar_1)
+    return -_sum_event(normal_log_prob(x0, mean, std))
 
 
 def vlb(
@@ -173,14 +200,17 @@ def vlb(
     variance: str = "fixed_small",
     clip_x0: float | None = None,
     generator: torch.Generator | None = None,
+    decoder: str = "discretized",
 ) -> VLBTerms:
     """Every term of the bound -log p_theta(x_0) <= L_T + sum_{t>=2} L_{t-1} + L_0 (nats).
 
     For each t = 1..T one x_t ~ q(x_t | x_0) is drawn (noise from `generator`, in the order
     t = 1, 2, ..., T), the model is called once as model(x_t, t) with t an int64 (B,) tensor,
-    and L_{t-1} is ``vlb_term``. T model calls in all; x0 must be 8-bit data in [-1, 1].
+    and L_{t-1} is ``vlb_term``. T model calls in all. decoder="discretized": x0 must be
+    8-bit data in [-1, 1]; decoder="gaussian": any continuous data (module docstring).
     """
     check_sample(x0, "x0")
+    check_choice(decoder, DECODERS, "decoder")
     batch = x0.shape[0]
     terms = []
     for step in range(1, diffusion.T + 1):
@@ -197,17 +227,18 @@ def vlb(
                 prediction=prediction,
                 variance=variance,
                 clip_x0=clip_x0,
+                decoder=decoder,
             )
         )
     prior = prior_kl(diffusion, x0)
-    decoder = terms[0]
+    decoder_nll = terms[0]
     step_kl = torch.stack(terms[1:], dim=1) if len(terms) > 1 else x0.new_zeros(batch, 0)
-    total = prior + step_kl.sum(dim=1) + decoder
+    total = prior + step_kl.sum(dim=1) + decoder_nll
     dims = x0[0].numel()
     return VLBTerms(
         prior_kl=prior,
         step_kl=step_kl,
-        decoder_nll=decoder,
+        decoder_nll=decoder_nll,
         total=total,
         bits_per_dim=total / (dims * math.log(2.0)),
     )
