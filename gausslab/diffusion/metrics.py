@@ -262,14 +262,14 @@ def _directions(d: int, device: torch.device) -> Tensor:
 def _projected_variance(data: Data, stds: Tensor, directions: Tensor) -> Tensor:
     """theta^T Sigma_k theta for every component k and direction theta: (K, L), float64.
 
-    Elementwise covariances (isotropic, diagonal: every multi-dim event), whose elementwise
-    stds (K, d) are `stds`, give sum_j var_kj theta_j^2; a dense one theta^T Sigma_k theta
-    from its matrix."""
+    Diagonal covariances (``is_diagonal``: isotropic, diagonal; every multi-dim event), whose
+    elementwise stds (K, d) are `stds`, give sum_j var_kj theta_j^2; any other structure
+    |S_k^T theta|^2 from its scale matrix S_k (Sigma_k = S_k S_k^T)."""
     components = data.components if isinstance(data, GaussianMixture) else data
-    if hasattr(components.covariance, "elementwise_std"):
+    if components.covariance.is_diagonal:
         return stds.square() @ directions.square()
-    matrix = components.covariance_matrix.double().reshape(-1, stds.shape[1], stds.shape[1])
-    return torch.einsum("il,kij,jl->kl", directions, matrix, directions)
+    scale = components.covariance.scale_matrix().double()  # (K, d, d) or (d, d)
+    return (directions.T @ scale.reshape(-1, *scale.shape[-2:])).square().sum(-1)
 
 
 def _expected_order_statistics(m: int, log_w: Tensor, means: Tensor, stds: Tensor) -> Tensor:
