@@ -55,7 +55,7 @@ def marginal(diffusion: DiffusionProcess, data: Data, t: int | Tensor) -> Data:
     For one t per example use ``optimal_score`` / ``optimal_model``, which are batched in t.
     """
     _check_diffusion(diffusion)
-    _check_data(data)
+    check_data(data)
     step = int(diffusion.schedule.check_t(_scalar_t(t), low=0))
     if step == 0:
         return data
@@ -137,7 +137,7 @@ class _Posterior:
     sigma = 0 give mean = y, rows with sigma = inf give mean = E[x_0] and pull = 0."""
 
     def __init__(self, data: Data) -> None:
-        _check_data(data)
+        check_data(data)
         self.data = data
         mixture = _as_mixture(data)
         self.point_masses = mixture.has_point_masses
@@ -249,7 +249,8 @@ def _check_diffusion(diffusion: Any) -> None:
         raise TypeError(f"diffusion must be a Diffusion, got {type(diffusion).__name__}")
 
 
-def _check_data(data: Any) -> None:
+def check_data(data: Any) -> Data:
+    """Raise unless `data` is one gausslab Gaussian or GaussianMixture (batch_shape ())."""
     if not isinstance(data, Gaussian | GaussianMixture):
         raise TypeError(
             f"data must be a gausslab Gaussian or GaussianMixture, got {type(data).__name__}"
@@ -259,6 +260,7 @@ def _check_data(data: Any) -> None:
             f"data must be one distribution (batch_shape ()), got batch_shape "
             f"{tuple(data.batch_shape)}"
         )
+    return data
 
 
 def _scalar_t(t: Any) -> Any:

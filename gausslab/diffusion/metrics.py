@@ -46,6 +46,7 @@ import torch
 from torch import Tensor
 
 from gausslab._validation import describe
+from gausslab.diffusion.ground_truth import check_data
 from gausslab.functional import normal_cdf
 from gausslab.gaussian import Gaussian
 from gausslab.mixture import GaussianMixture
@@ -113,20 +114,6 @@ def check_metric(metric: Any, allowed: tuple[str, ...] = METRICS) -> str:
     if not isinstance(metric, str) or metric not in allowed:
         raise ValueError(f"metric must be one of {allowed} (or None), got {metric!r}")
     return metric
-
-
-def check_data(data: Any) -> Data:
-    """Raise unless `data` is one gausslab Gaussian or GaussianMixture (batch_shape ())."""
-    if not isinstance(data, Gaussian | GaussianMixture):
-        raise TypeError(
-            f"data must be a gausslab Gaussian or GaussianMixture, got {type(data).__name__}"
-        )
-    if len(data.batch_shape) != 0:
-        raise ValueError(
-            f"data must be one distribution (batch_shape ()), got batch_shape "
-            f"{tuple(data.batch_shape)}"
-        )
-    return data
 
 
 def check_samples(samples: Any, data: Data, minimum: int) -> Tensor:
