@@ -12,6 +12,8 @@ from dash import Dash, Input, Output, State, dcc, html
 from dash.dependencies import MATCH
 from dash.development.base_component import Component
 
+from gausslab.explorer.formulas import prose
+
 
 def slider_id(ctl: str) -> dict[str, str]:
     """Component id of the slider of control ``ctl``."""
@@ -148,10 +150,15 @@ def alert(message: str) -> html.Div:
 
 
 def readout(component_id: str, label: str) -> html.Div:
-    """A labelled numeric readout whose value a callback fills in."""
+    """A numeric readout: ``label`` (Markdown with inline ``$TeX$``, typeset by MathJax) and
+    beside it the value a callback fills in, so a formula and its current number sit side by
+    side. Only the number changes on an update; the label is typeset once."""
     return html.Div(
         className="readout",
-        children=[html.Span(label, className="readout-label"), html.Span(id=component_id)],
+        children=[
+            prose(label, class_name="readout-label"),
+            html.Span(id=component_id, className="readout-value"),
+        ],
     )
 
 
@@ -167,12 +174,13 @@ def graph(component_id: str, height: int = 460) -> dcc.Graph:
 def page_frame(
     title: str, intro: str, controls: list[Component], body: list[Component]
 ) -> html.Div:
-    """A page: title and one-paragraph introduction, a controls column and the body."""
+    """A page: title, introduction (Markdown with ``$TeX$`` and ``$$TeX$$`` math, see
+    ``formulas.prose``), a controls column and the body."""
     return html.Div(
         className="page",
         children=[
             html.H2(title),
-            html.P(intro, className="intro"),
+            prose(intro),
             html.Div(
                 className="page-grid",
                 children=[

@@ -74,6 +74,18 @@ def figure_data(page: Page, graph_id: str) -> list[dict[str, Any]]:
     )
 
 
+def figure_shapes(page: Page, graph_id: str) -> list[dict[str, Any]]:
+    """The layout shapes (lines, rectangles) graph ``graph_id`` currently shows."""
+    return page.evaluate(
+        _on_plot("return JSON.parse(JSON.stringify(plot.layout.shapes || []));"), graph_id
+    )
+
+
+def typeset_formulas(page: Page) -> int:
+    """How many formulas MathJax has typeset on the page (its ``mjx-container`` elements)."""
+    return page.evaluate("() => document.querySelectorAll('mjx-container').length")
+
+
 def scene_camera(page: Page, graph_id: str) -> dict[str, Any]:
     """The 3-D camera graph ``graph_id`` currently shows (after any user rotation)."""
     return page.evaluate(

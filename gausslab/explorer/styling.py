@@ -26,11 +26,12 @@ def to_numpy(values: torch.Tensor) -> np.ndarray:
     return values.detach().to(torch.float64).cpu().numpy()
 
 
-def packed(values: torch.Tensor | np.ndarray) -> dict[str, str]:
-    """A 1-D or 2-D array as plotly's base64 typed-array object (float64)."""
+def packed(values: torch.Tensor | np.ndarray, dtype: str = "f8") -> dict[str, str]:
+    """A 1-D or 2-D array as plotly's base64 typed-array object: float64 ("f8"), or float32
+    ("f4") for large grids whose colours or pixels do not need more digits."""
     array = to_numpy(values) if isinstance(values, torch.Tensor) else np.asarray(values)
-    array = np.ascontiguousarray(array, dtype="<f8")
-    spec = {"dtype": "f8", "bdata": base64.b64encode(array.tobytes()).decode("ascii")}
+    array = np.ascontiguousarray(array, dtype=f"<{dtype}")
+    spec = {"dtype": dtype, "bdata": base64.b64encode(array.tobytes()).decode("ascii")}
     if array.ndim > 1:
         spec["shape"] = ", ".join(map(str, array.shape))
     return spec

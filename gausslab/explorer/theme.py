@@ -25,7 +25,13 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0;
 .control-choice label { margin-right: 10px; font-size: 13px; }
 .body { min-width: 0; }
 .readouts { display: flex; flex-wrap: wrap; gap: 8px 22px; margin: 6px 0; font-size: 14px; }
-.readout-label { color: #465066; margin-right: 6px; }
+.readout { display: flex; align-items: baseline; gap: 6px; }
+.readout-label { color: #465066; }
+.readout-label p, .intro p { margin: 0; }
+.intro p + p { margin-top: 6px; }
+.readout-value { font-variant-numeric: tabular-nums; }
+.equation { overflow-x: auto; }
+.graph-row { display: grid; grid-template-columns: 1fr 1fr; gap: 10px; }
 .alert { background: #fdecea; color: #8a1c12; border: 1px solid #f5c2bd; border-radius: 4px;
          padding: 6px 10px; margin: 6px 0; font-size: 14px; }
 .page-list { list-style: none; padding: 0; }
@@ -36,7 +42,6 @@ body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 0;
           background: #f3f6fa; cursor: pointer; font-size: 13px; }
 .preset:hover { background: #e6edf6; }
 .group-title { margin: 6px 0 4px; font-size: 14px; color: #1d2330; }
-.formula { font-family: ui-monospace, monospace; font-size: 13px; color: #465066; }
 """
 
 INDEX_STRING = (

@@ -10,16 +10,26 @@ from urllib.parse import urljoin
 
 import pytest
 
-from gausslab.explorer.harness import wait_for_graph
+from gausslab.explorer.harness import typeset_formulas, wait_for_graph
 from gausslab.explorer.pages import PAGES
 
 pytestmark = pytest.mark.browser
 
 
+_RAW_TEX_LEFT = """() => Array.from(document.querySelectorAll('.intro, .readout-label'))
+    .filter(e => /[$]|\\[a-z]/.test(e.innerText)).length"""
+
+
 @pytest.mark.parametrize("page", PAGES, ids=[p.path for p in PAGES])
-def test_page_loads_without_console_errors(tab, page):
+def test_page_loads_with_typeset_formulas_and_without_console_errors(tab, page):
+    """Every page loads without an alert or a console error, and MathJax has typeset its
+    formulas: the intro holds typeset math and no raw TeX ($ or a backslash command) is
+    left in the intro or the readout labels."""
     tab.open(page.path, page.graph)
     assert tab.page.locator("h2").first.inner_text() != "Page not found"
+    tab.page.wait_for_function(f"() => ({_RAW_TEX_LEFT})() === 0")
+    assert tab.page.locator(".intro mjx-container").count() >= 1
+    assert typeset_formulas(tab.page) >= 2
     assert tab.page.locator(".alert").count() == 0
     assert tab.errors == []
 

@@ -1,8 +1,9 @@
-"""Diffusion page: the plotted density of x_t is the mixture with components
-N(√ᾱ_t μ_k, ᾱ_t s_k² + 1 − ᾱ_t) (ᾱ computed here from the DDPM linear schedule with its
-beta range rescaled by 1000 / T, improved-diffusion's convention), the
-t slider follows T, reverse sampling with the optimal denoiser recovers the data law, and
-invalid data, T or steps are reported."""
+"""Diffusion page: the plotted density of x_t, and every column of the (t, x) density map, is
+the mixture with components N(√ᾱ_t μ_k, ᾱ_t s_k² + 1 − ᾱ_t) (ᾱ computed here from the DDPM
+linear schedule with its beta range rescaled by 1000 / T, improved-diffusion's convention);
+forward paths follow the Markov chain; reverse paths are gausslab's sampler run; the log-SNR
+plot is the schedule's; the t slider follows T and only patches the map; reverse sampling
+with the optimal denoiser recovers the data law; invalid data, T or steps are reported."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from scipy import stats
 
 from gausslab.explorer.harness import (
     figure_data,
+    figure_shapes,
     mark_figure,
     set_value,
     slider_thumb,
@@ -136,3 +138,128 @@ def test_invalid_sampling_steps_are_reported_in_the_reverse_panel(tab):
     set_value(tab.page, "diff-steps", "10", REVERSE)
     assert _trace(tab, REVERSE, "DDPM samples")["name"] == "DDPM samples, 10 steps"
     assert tab.page.locator("#diff-reverse-alert .alert").count() == 0
+
+
+FLOW = "diff-flow"
+SNR = "diff-snr-graph"
+
+
+def _betas(T: int) -> np.ndarray:
+    scale = 1000 / T
+    return np.linspace(1e-4 * scale, min(0.02 * scale, 0.999), T)
+
+
+def _flow_traces(tab) -> tuple[dict, dict, dict]:
+    traces = figure_data(tab.page, FLOW)
+    heat = next(t for t in traces if t["type"] == "heatmap")
+    forward = next(t for t in traces if t["name"] == "forward paths")
+    reverse = next(t for t in traces if t["name"].endswith("steps") and "paths" in t["name"])
+    return heat, forward, reverse
+
+
+def _split_paths(trace: dict) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The NaN-separated paths of one line trace, as (t, x) arrays."""
+    t = np.array(trace["x"], dtype=float)
+    x = np.array(trace["y"], dtype=float)
+    breaks = np.flatnonzero(np.isnan(t))
+    starts = np.r_[0, breaks[:-1] + 1]
+    return [(t[a:b], x[a:b]) for a, b in zip(starts, breaks, strict=True)]
+
+
+def test_density_map_is_the_exact_diffused_mixture_at_every_column(tab):
+    """Every column t of the heat map is the density of N(√ᾱ_t μ_k, ᾱ_t s_k² + 1 − ᾱ_t)
+    mixed with the data weights (scipy), over the whole forward process 0..T."""
+    tab.open("diffusion", FLOW)
+    heat, _, _ = _flow_traces(tab)
+    ts, xs = np.array(heat["x"]), np.array(heat["y"])
+    z = np.array(heat["z"])  # rows x, columns t
+    assert ts[0] == 0 and ts[-1] == 200 and z.shape == (len(xs), len(ts))
+    abar = np.r_[1.0, np.cumprod(1 - _betas(200))]
+    expected = np.stack([_mixture_pdf(xs, abar[int(t)]) for t in ts], axis=1)
+    np.testing.assert_allclose(z, expected, rtol=1e-6, atol=1e-7)  # sent as float32
+    assert tab.errors == []
+
+
+def test_forward_paths_follow_the_markov_chain(tab):
+    """Between two drawn times t1 < t2 the chain gives x_t2 | x_t1 ~ N(r x_t1, 1 − r²) with
+    r = √(ᾱ_t2 / ᾱ_t1), so the standardized increments of all paths are i.i.d. N(0, 1):
+    a KS test at the 0.1% level (fixed seed, deterministic)."""
+    tab.open("diffusion", FLOW)
+    _, forward, _ = _flow_traces(tab)
+    paths = _split_paths(forward)
+    assert len(paths) == 8
+    abar = np.r_[1.0, np.cumprod(1 - _betas(200))]
+    increments = []
+    for t, x in paths:
+        assert t[0] == 0 and t[-1] == 200
+        r = np.sqrt(abar[t[1:].astype(int)] / abar[t[:-1].astype(int)])
+        increments.append((x[1:] - r * x[:-1]) / np.sqrt(1 - r**2))
+    z = np.concatenate(increments)
+    assert stats.kstest(z, "norm").pvalue > 1e-3
+
+
+def test_t_move_patches_the_map_line_and_keeps_the_map(tab):
+    tab.open("diffusion", FLOW)
+    before = _flow_traces(tab)[0]["z"]
+    set_value(tab.page, "diff-t", "120", GRAPH)
+    tab.page.wait_for_function(
+        "() => { const p = document.querySelector('#diff-flow .js-plotly-plot');"
+        " return p.layout.shapes[0].x0 === 120; }"
+    )
+    shapes = figure_shapes(tab.page, FLOW)
+    assert shapes[0]["x0"] == shapes[0]["x1"] == 120
+    assert _flow_traces(tab)[0]["z"] == before
+    now = next(t for t in figure_data(tab.page, SNR) if t["name"] == "t")
+    abar = float(np.prod(1 - _betas(200)[:120]))
+    assert now["x"] == [120]
+    assert now["y"][0] == pytest.approx(np.log(abar / (1 - abar)), rel=1e-9)
+    assert tab.errors == []
+
+
+def test_reverse_paths_are_the_library_sampler_run(tab):
+    """DDIM (η = 0) from the page's x_T: the drawn paths visit the sampler plan's timesteps
+    and end at the samples gausslab's Diffusion.sample returns for the same x_T."""
+    import torch
+
+    from gausslab import GaussianMixture
+    from gausslab.diffusion import Diffusion, Schedule, samplers
+
+    tab.open("diffusion", FLOW)
+    set_value(tab.page, "diff-T", "100", REVERSE)
+    mark_figure(tab.page, REVERSE)
+    tab.page.get_by_label("DDIM (η = 0)").check()
+    wait_for_new_figure(tab.page, REVERSE)
+    set_value(tab.page, "diff-steps", "10", REVERSE)
+    tab.page.wait_for_function(
+        "() => document.querySelector('#diff-flow .js-plotly-plot').data[2].name"
+        " === 'DDIM (η = 0) paths, 10 steps'"
+    )
+    _, _, reverse = _flow_traces(tab)
+    paths = _split_paths(reverse)
+    assert len(paths) == 8
+
+    scale = 10.0  # 1000 / T
+    diffusion = Diffusion(Schedule.linear(100, 1e-4 * scale, 0.02 * scale))
+    data = GaussianMixture.univariate(
+        torch.tensor(WEIGHTS), torch.tensor(MEANS), torch.tensor(STDS)
+    )
+    x_T = torch.randn(1000, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
+    x0 = diffusion.sample(diffusion.optimal_model(data), (1000,), sampler="ddim", steps=10, x_T=x_T)
+    timesteps = samplers.plan(diffusion, sampler="ddim", steps=10).timesteps
+    for i, (t, x) in enumerate(paths):
+        assert t.tolist() == [*timesteps, 0]
+        assert x[0] == pytest.approx(float(x_T[i]), abs=1e-12)
+        assert x[-1] == pytest.approx(float(x0[i]), abs=1e-9)
+    sampler_points = next(t for t in figure_data(tab.page, SNR) if "timesteps" in t["name"])
+    assert sampler_points["x"] == list(timesteps)
+    samples = np.array(_trace(tab, REVERSE, "DDIM")["x"])
+    np.testing.assert_allclose(samples, x0.numpy(), atol=1e-9)
+    assert tab.errors == []
+
+
+def test_log_snr_plot_is_the_schedule(tab):
+    tab.open("diffusion", SNR)
+    chosen = next(t for t in figure_data(tab.page, SNR) if t["name"].endswith("(this page)"))
+    abar = np.cumprod(1 - _betas(200))
+    assert chosen["x"] == list(range(1, 201))
+    np.testing.assert_allclose(chosen["y"], np.log(abar) - np.log1p(-abar), rtol=1e-9)

@@ -41,9 +41,11 @@ def layout() -> html.Div:
     """Start distribution, n, the histogram against N(0, 1) and the distances."""
     return page_frame(
         "Central limit theorem",
-        "Z = (X₁ + … + Xₙ − nμ) / (σ√n) for i.i.d. Xᵢ from the start distribution. However "
-        "skewed or discrete the start, the histogram of Z approaches the N(0, 1) density as "
-        f"n grows. {SAMPLES} draws of Z, fixed seed.",
+        r"$$Z = \frac{\bar{X}_n - \mu}{\sigma/\sqrt{n}} \xrightarrow{d} \mathcal{N}(0, 1)$$ "
+        r"for i.i.d. $X_1, \ldots, X_n$ from the start distribution, with mean $\mu$ and "
+        r"variance $\sigma^2$. However skewed or discrete the start, the histogram of $Z$ "
+        r"approaches the $\mathcal{N}(0, 1)$ density as $n$ grows. "
+        f"{SAMPLES} draws of $Z$, fixed seed.",
         [
             choice("clt-start", "Start distribution", STARTS, "exponential"),
             number_control("clt-n", "Number of terms n", low=1, high=200, step=1, value=1),
@@ -54,9 +56,9 @@ def layout() -> html.Div:
             html.Div(
                 className="readouts",
                 children=[
-                    readout("clt-ks", "KS distance sup|F̂ − Φ|:"),
-                    readout("clt-critical", "95% KS critical value 1.358/√N:"),
-                    readout("clt-be", "Berry–Esseen bound on sup|F − Φ|:"),
+                    readout("clt-ks", r"KS distance $\sup_z |\hat{F}_N(z) - \Phi(z)|$:"),
+                    readout("clt-critical", r"95% KS critical value $1.358/\sqrt{N}$:"),
+                    readout("clt-be", r"Berry–Esseen bound on $\sup_z |F_n(z) - \Phi(z)|$:"),
                 ],
             ),
         ],

@@ -28,9 +28,12 @@ def layout() -> html.Div:
     """Sliders for ρ and the observed x₂, the joint with its slice, and the conditional."""
     return page_frame(
         "Conditioning a joint Gaussian",
-        "For (x₁, x₂) ~ N(0, [[1, ρ], [ρ, 1]]), observing x₂ leaves x₁ | x₂ ~ N(μ₁|₂, σ²₁|₂) "
-        "with μ₁|₂ = μ₁ + Σ₁₂ Σ₂₂⁻¹ (x₂ − μ₂) = ρ x₂ and σ²₁|₂ = Σ₁₁ − Σ₁₂ Σ₂₂⁻¹ Σ₂₁ = 1 − ρ². "
-        "The same computation gives the reverse posterior q(xₜ₋₁ | xₜ, x₀) in diffusion.",
+        r"For $(x_1, x_2) \sim \mathcal{N}\left(\mathbf{0}, \begin{pmatrix} 1 & \rho \\ \rho "
+        r"& 1 \end{pmatrix}\right)$, observing $x_2$ leaves $x_1 \mid x_2 \sim \mathcal{N}"
+        r"(\mu_{1|2}, \Sigma_{1|2})$ with $$\mu_{1|2} = \mu_1 + \Sigma_{12}\Sigma_{22}^{-1}"
+        r"(x_2 - \mu_2) = \rho\, x_2, \qquad \Sigma_{1|2} = \Sigma_{11} - \Sigma_{12}"
+        r"\Sigma_{22}^{-1}\Sigma_{21} = 1 - \rho^2.$$ The same computation gives the reverse "
+        r"posterior $q(x_{t-1} \mid x_t, x_0)$ in diffusion.",
         [
             number_control("cond-rho", "Correlation ρ", low=-0.95, high=0.95, step=0.05, value=0.7),
             number_control("cond-x2", "Observed x₂", low=-3, high=3, step=0.1, value=1.5),
@@ -41,9 +44,9 @@ def layout() -> html.Div:
             html.Div(
                 className="readouts",
                 children=[
-                    readout("cond-law", "x₁ | x₂ ~"),
-                    readout("cond-mean", "μ₁|₂ = ρ x₂ ="),
-                    readout("cond-var", "σ²₁|₂ = 1 − ρ² ="),
+                    readout("cond-law", r"$x_1 \mid x_2 \sim$"),
+                    readout("cond-mean", r"$\mu_{1|2} = \rho\, x_2$ ="),
+                    readout("cond-var", r"$\Sigma_{1|2} = 1 - \rho^2$ ="),
                 ],
             ),
         ],

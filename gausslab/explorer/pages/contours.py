@@ -27,9 +27,11 @@ def layout() -> html.Div:
     """Variance and correlation sliders, presets, and the contour plot."""
     return page_frame(
         "Contours and principal axes",
-        "Level sets of a 2-D Gaussian are ellipses (x - μ)ᵀ Σ⁻¹ (x - μ) = r². Their axes "
-        "point along the eigenvectors of Σ with half-lengths r √λᵢ. With isotropic noise, "
-        "as in diffusion models, they are circles.",
+        r"Level sets of a 2-D Gaussian are ellipses $(\mathbf{x} - \mathbf{\mu})^\top "
+        r"\mathbf{\Sigma}^{-1}(\mathbf{x} - \mathbf{\mu}) = r^2$. Their axes point "
+        r"along the eigenvectors $\mathbf{u}_i$ of $\mathbf{\Sigma}$ with half-lengths "
+        r"$r\sqrt{\lambda_i}$. With isotropic noise $\mathbf{\Sigma} = \sigma^2 I$, as in "
+        r"diffusion models, they are circles.",
         [
             *bivariate.controls("cont", NAMES),
             html.Div(
@@ -43,7 +45,10 @@ def layout() -> html.Div:
         ],
         [
             graph("cont-graph", height=520),
-            html.Div(className="readouts", children=[readout("cont-axes", "Principal axes:")]),
+            html.Div(
+                className="readouts",
+                children=[readout("cont-axes", r"Principal axes $\lambda_i$, $\mathbf{u}_i$:")],
+            ),
         ],
     )
 

@@ -20,9 +20,12 @@ def layout() -> html.Div:
     """Two sets of sliders (P and Q), both contour pictures and the three numbers."""
     return page_frame(
         "KL divergence and Wasserstein-2",
-        "KL(P‖Q) = ½ [tr(Σ_Q⁻¹ Σ_P) + (μ_Q − μ_P)ᵀ Σ_Q⁻¹ (μ_Q − μ_P) − d + ln(|Σ_Q| / |Σ_P|)] "
-        "is not symmetric; W₂² = |μ_P − μ_Q|² + tr(Σ_P + Σ_Q − 2 (Σ_P^½ Σ_Q Σ_P^½)^½) is a "
-        "distance. Diffusion losses are sums of such KL terms between Gaussians.",
+        r"$$\mathrm{KL}(P \,\|\, Q) = \tfrac{1}{2}\left[\mathrm{tr}(\Sigma_Q^{-1}\Sigma_P) + "
+        r"(\mu_Q - \mu_P)^\top \Sigma_Q^{-1} (\mu_Q - \mu_P) - d + \ln\frac{|\Sigma_Q|}"
+        r"{|\Sigma_P|}\right]$$ is not symmetric; "
+        r"$$W_2^2(P, Q) = \|\mu_P - \mu_Q\|^2 + \mathrm{tr}\left(\Sigma_P + \Sigma_Q - "
+        r"2\,(\Sigma_P^{1/2}\Sigma_Q\Sigma_P^{1/2})^{1/2}\right)$$ is a distance. Diffusion "
+        r"losses are sums of such KL terms between Gaussians.",
         [
             html.H4("P", className="group-title"),
             *bivariate.controls("div-p", NAMES),
@@ -35,9 +38,9 @@ def layout() -> html.Div:
             html.Div(
                 className="readouts",
                 children=[
-                    readout("div-kl-pq", "KL(P‖Q) ="),
-                    readout("div-kl-qp", "KL(Q‖P) ="),
-                    readout("div-w2", "W₂(P, Q) ="),
+                    readout("div-kl-pq", r"$\mathrm{KL}(P \,\|\, Q)$ ="),
+                    readout("div-kl-qp", r"$\mathrm{KL}(Q \,\|\, P)$ ="),
+                    readout("div-w2", r"$W_2(P, Q)$ ="),
                 ],
             ),
         ],

@@ -21,16 +21,22 @@ def layout() -> html.Div:
     """Five sliders, the surface and the density's peak value."""
     return page_frame(
         "Bivariate Gaussian in 3-D",
-        "p(x) = exp(-(x - μ)ᵀ Σ⁻¹ (x - μ) / 2) / (2π |Σ|^½). Drag to rotate the view; the "
-        "camera stays where you put it while you change μ, the variances and ρ.",
+        r"$$p(\mathbf{x}) = \frac{1}{(2\pi)^{d/2}|\mathbf{\Sigma}|^{1/2}} \exp\left("
+        r"-\frac{1}{2}(\mathbf{x} - \mathbf{\mu})^\top \mathbf{\Sigma}^{-1}"
+        r"(\mathbf{x} - \mathbf{\mu})\right), \quad d = 2$$ Drag to rotate the view; the "
+        r"camera stays where you put it while you change $\mathbf{\mu}$, the variances "
+        r"and $\rho$.",
         [*bivariate.controls("surf", NAMES), alert_area("surf-alert")],
         [
             graph("surf-graph", height=520),
             html.Div(
                 className="readouts",
                 children=[
-                    readout("surf-params", "Parameters:"),
-                    readout("surf-peak", "Peak p(μ) = 1/(2π |Σ|^½):"),
+                    readout("surf-params", r"$\mathbf{\mu}$, $\mathbf{\Sigma}$:"),
+                    readout(
+                        "surf-peak",
+                        r"Peak $p(\mathbf{\mu}) = 1/(2\pi|\mathbf{\Sigma}|^{1/2})$:",
+                    ),
                 ],
             ),
         ],

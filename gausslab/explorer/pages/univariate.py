@@ -31,9 +31,10 @@ def layout() -> html.Div:
     """Sliders for mu and sigma, a density/log-density switch, the plot and its numbers."""
     return page_frame(
         "Univariate Gaussian",
-        "p(x) = exp(−(x − μ)² / (2σ²)) / (σ√(2π)). Moving μ shifts the curve, σ stretches "
-        "it, and the area under it stays 1. The log view shows the parabola behind the "
-        "squared-error loss.",
+        r"$$p(x) = \frac{1}{\sqrt{2\pi\sigma^2}} \exp\left(-\frac{(x - \mu)^2}{2\sigma^2}"
+        r"\right)$$ Moving $\mu$ shifts the curve, $\sigma$ stretches it, and the area under "
+        r"it stays 1. The log view shows the parabola $\log p(x) = -\frac{1}{2}\log(2\pi"
+        r"\sigma^2) - \frac{(x - \mu)^2}{2\sigma^2}$ behind the squared-error loss.",
         [
             number_control("uni-mu", "Mean μ", low=-5, high=5, step=0.1, value=0.0),
             number_control(
@@ -47,9 +48,9 @@ def layout() -> html.Div:
             html.Div(
                 className="readouts",
                 children=[
-                    readout("uni-area", "Area under the plotted curve:"),
-                    readout("uni-peak", "Peak height 1/(σ√(2π)):"),
-                    readout("uni-bands", "P(|x − μ| < kσ), k = 1, 2, 3:"),
+                    readout("uni-area", r"Area $\int p(x)\,dx$ under the plotted curve:"),
+                    readout("uni-peak", r"Peak height $p(\mu) = 1/(\sigma\sqrt{2\pi})$:"),
+                    readout("uni-bands", r"$P(|x - \mu| < k\sigma)$, $k = 1, 2, 3$:"),
                 ],
             ),
         ],
