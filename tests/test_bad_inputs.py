@@ -1145,10 +1145,10 @@ EXPLORER_CASES = [
         {"uni-mu": "x" * 100_000},
         r"^μ must be a number, got 'x{38}…$",
     ),
-    ("diffusion-T-huge", "diff-graph", {"diff-T": 10**9}, r"T must be between 2 and 2000"),
+    ("diffusion-T-huge", "diff-flow", {"diff-T": 10**9}, r"T must be between 2 and 2000"),
     (
         "diffusion-schedule-not-offered",
-        "diff-graph",
+        "diff-flow",
         {"diff-schedule": "__init__"},
         r"schedule must be one of \['linear', 'cosine', 'scaled_linear', 'sigmoid'\]",
     ),
