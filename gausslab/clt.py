@@ -40,6 +40,7 @@ __all__ = [
     "CLTPoint",
     "berry_esseen_bound",
     "convergence",
+    "ks_critical",
     "ks_distance",
     "standardized_sums",
     "start_distribution",
@@ -50,6 +51,23 @@ BERRY_ESSEEN_C = 0.4748
 
 KS_CRITICAL_95 = 1.358
 """95% quantile of the Kolmogorov distribution: P(sqrt(N) D_N > 1.358) -> 0.05 under H0."""
+
+
+def ks_critical(num_samples: int, alpha: float = 0.05) -> float:
+    """The KS distance that N i.i.d. draws of the true law exceed with probability <= alpha.
+
+        P(sup_x |F_N(x) - F(x)| > eps) <= 2 exp(-2 N eps^2)   (Dvoretzky-Kiefer-Wolfowitz,
+        eps = sqrt(log(2 / alpha) / (2 N))                      with Massart's constant)
+
+    holds for every N and every continuous F, so a test that rejects when the distance
+    exceeds eps has level at most alpha. At alpha = 0.05 it is 1.358 / sqrt(N), the
+    asymptotic Kolmogorov quantile (``KS_CRITICAL_95``).
+    """
+    num_samples = _check_count("num_samples", num_samples, 1)
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
+    return math.sqrt(math.log(2.0 / alpha) / (2.0 * num_samples))
+
 
 _CHUNK_ELEMENTS = 2**22
 """Draws per chunk: 16 MiB in float32, 32 MiB in float64 (plus the sampler's temporaries)."""

@@ -8,6 +8,9 @@ A check verifies one identity of the library and returns one ``Result`` per comp
 - Precise reference (``reference_result``): a deterministic value compared with a
   high-precision reference (mpmath, quadrature, float64 linear algebra); it passes when
   |estimate - exact| <= tolerance.
+- Kolmogorov-Smirnov (``ks_result``): the distance D = sup |F_N - F| between N draws and the
+  exact CDF F (exact = 0, estimate = D); it passes when D is below the critical value at the
+  run's Bonferroni level, like a z-test.
 
 Checks register themselves with the ``@check(name, description)`` decorator; ``CHECKS`` maps
 each name to its ``Check`` and ``select(pattern)`` picks some of them.
@@ -30,6 +33,7 @@ __all__ = [
     "Context",
     "Result",
     "check",
+    "ks_result",
     "mean_result",
     "mean_results",
     "moment_results",
@@ -57,7 +61,8 @@ class Result:
     """One compared number: the closed form `exact` against `estimate`.
 
     Monte Carlo results carry the standard error `se` of the estimate; precise-reference
-    results carry the `tolerance` on |estimate - exact| instead.
+    results carry the `tolerance` on |estimate - exact| instead; KS results carry the
+    `sample_size` N whose critical distance the runner sets.
     """
 
     name: str
@@ -65,14 +70,20 @@ class Result:
     estimate: float
     se: float | None = None
     tolerance: float | None = None
+    sample_size: int | None = None
 
     def __post_init__(self) -> None:
-        if (self.se is None) == (self.tolerance is None):
-            raise ValueError(f"result {self.name!r} needs exactly one of se and tolerance")
+        given = sum(x is not None for x in (self.se, self.tolerance, self.sample_size))
+        if given != 1:
+            raise ValueError(
+                f"result {self.name!r} needs exactly one of se, tolerance and sample_size"
+            )
 
     @property
     def kind(self) -> str:
-        return "reference" if self.se is None else "monte_carlo"
+        if self.se is not None:
+            return "monte_carlo"
+        return "reference" if self.sample_size is None else "ks"
 
     @property
     def error(self) -> float:
@@ -105,6 +116,12 @@ def worst_reference(
 
     estimate, exact = max(pairs, key=lambda p: abs(float(p[0]) - float(p[1])) / scale(p))
     return reference_result(name, estimate, exact, rtol * scale((estimate, exact)))
+
+
+def ks_result(name: str, distance: float, sample_size: int) -> Result:
+    """The KS distance sup |F_N - F| of `sample_size` draws from their exact CDF F, judged
+    against the critical distance at the run's Bonferroni level (``clt.ks_critical``)."""
+    return Result(name, exact=0.0, estimate=float(distance), sample_size=int(sample_size))
 
 
 def mean_result(name: str, draws: Tensor, exact: object) -> Result:

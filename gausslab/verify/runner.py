@@ -1,11 +1,12 @@
 """Run the checks, judge them with one family-wise error rate, and report.
 
-Monte Carlo results are z-tests. With m of them in a run, each gets the two-sided level
-alpha = FAMILY_ALPHA / m (Bonferroni), i.e. it passes when
+Monte Carlo results are z-tests and KS results are Kolmogorov-Smirnov tests. With m random
+tests in a run, each gets the level alpha = FAMILY_ALPHA / m (Bonferroni): a z-test passes when
 
     |z| < z* = Phi^{-1}(1 - alpha / 2),
 
-so a correct library fails a whole run with probability below FAMILY_ALPHA = 1e-3.
+a KS test when its distance D < sqrt(log(2 / alpha) / (2 N)) (``clt.ks_critical``), so a
+correct library fails a whole run with probability below FAMILY_ALPHA = 1e-3.
 Reference results pass when |estimate - exact| <= tolerance. A check that raises fails with
 the exception as its message.
 """
@@ -26,6 +27,7 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
+from gausslab.clt import ks_critical
 from gausslab.functional import normal_icdf
 from gausslab.verify.registry import Check, Context, Result, select
 
@@ -74,8 +76,13 @@ def _finite_or_none(value: object) -> object:
     return value
 
 
-def _judge(result: Result, z_star: float) -> Row:
-    tolerance = z_star * result.se if result.se is not None else result.tolerance
+def _judge(result: Result, z_star: float, alpha: float) -> Row:
+    if result.kind == "monte_carlo":
+        tolerance = z_star * result.se
+    elif result.kind == "ks":
+        tolerance = ks_critical(result.sample_size, alpha)
+    else:
+        tolerance = result.tolerance
     passed = bool(result.error <= tolerance) if math.isfinite(result.error) else False
     return Row(
         name=result.name,
@@ -97,11 +104,12 @@ def _crashed(check: Check, error: Exception) -> Row:
 
 @dataclass(frozen=True)
 class VerifyReport:
-    """The judged rows of a run, the threshold z* its z-tests used, and how many there were."""
+    """The judged rows of a run, the threshold z* its z-tests used, and how many random
+    tests (z-tests and KS tests) shared the family-wise level."""
 
     rows: list[Row]
     z_star: float
-    monte_carlo: int
+    random_tests: int
 
     @property
     def passed(self) -> bool:
@@ -142,10 +150,11 @@ def run_checks(
                 results.append(_crashed(item, error))
         if on_done is not None:
             on_done(item)
-    monte_carlo = sum(isinstance(r, Result) and r.kind == "monte_carlo" for r in results)
-    z_star = z_threshold(monte_carlo)
-    rows = [r if isinstance(r, Row) else _judge(r, z_star) for r in results]
-    return VerifyReport(rows, z_star, monte_carlo)
+    random = sum(isinstance(r, Result) and r.kind in ("monte_carlo", "ks") for r in results)
+    z_star = z_threshold(random)
+    alpha = FAMILY_ALPHA / max(random, 1)
+    rows = [r if isinstance(r, Row) else _judge(r, z_star, alpha) for r in results]
+    return VerifyReport(rows, z_star, random)
 
 
 # ---------------------------------------------------------------------- command line
@@ -200,7 +209,7 @@ def _table_row(row: Row) -> tuple[str, ...]:
     if row.kind == "error":
         return (name, "—", "—", "—", escape(row.message or ""), verdict)
     exact, estimate = f"{row.exact:.7g}", f"{row.estimate:.7g}"
-    if row.kind == "reference":
+    if row.kind in ("reference", "ks"):
         tolerance, error = f"tol {row.tolerance:.1e}", f"err {row.error:.1e}"
         return (name, exact, estimate, tolerance, error, verdict)
     z = f"{row.z:+.2f}" if row.z is not None else "—"
@@ -218,9 +227,10 @@ def _print_table(report: VerifyReport, console: Console) -> None:
     console.print(table)
     failed = sum(not row.passed for row in report.rows)
     tests = (
-        f"{report.monte_carlo} of them Monte Carlo z-tests at |z| < {report.z_star:.2f} "
-        f"(Bonferroni, family-wise alpha = {FAMILY_ALPHA:g})"
-        if report.monte_carlo
+        f"{report.random_tests} of them random tests (Monte Carlo z-tests at "
+        f"|z| < {report.z_star:.2f} and KS tests at the same level; Bonferroni, family-wise "
+        f"alpha = {FAMILY_ALPHA:g})"
+        if report.random_tests
         else "all against precise references"
     )
     verdict = "[green]all passed[/]" if failed == 0 else f"[bold red]{failed} failed[/]"

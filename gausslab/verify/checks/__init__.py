@@ -14,6 +14,9 @@ TOPICS = (
     "divergences",
     "diffusion",
     "central_limit",
+    "maxent",
+    "brownian",
+    "conceptual",
 )
 
 for _topic in TOPICS:
