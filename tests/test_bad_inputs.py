@@ -1191,6 +1191,43 @@ EXPLORER_CASES = [
     ("clt-n-huge", "clt-graph", {"clt-n": 10**9}, r"n must be at most 10000 on this page"),
     ("clt-start-unknown", "clt-graph", {"clt-start": "cauchy"}, r"start distribution|cauchy"),
     ("surface-var-text", "surf-graph", {"surf-var1": "big"}, r"must be a number, got 'big'"),
+    (
+        "maxent-nu-at-two",
+        "maxent-graph",
+        {"maxent-student_t": 2},
+        r"nu of the Student-t must lie in \(2, inf\), got 2",
+    ),
+    (
+        "maxent-beta-zero",
+        "maxent-graph",
+        {"maxent-generalized_normal": 0},
+        r"beta of the generalized normal must lie in \(0, inf\), got 0",
+    ),
+    (
+        "maxent-separation-one",
+        "maxent-graph",
+        {"maxent-mixture": 1},
+        r"separation of the two-component mixture must lie in \[0, 1\), got 1",
+    ),
+    ("maxent-variance-zero", "maxent-graph", {"maxent-variance": 0}, r"variance must be strictly"),
+    ("maxent-variance-text", "maxent-graph", {"maxent-variance": "wide"}, r"σ² must be a number"),
+    ("brownian-steps-huge", "brown-paths", {"brown-n": 10**6}, r"steps must be between 1 and 500"),
+    ("brownian-steps-fraction", "brown-paths", {"brown-n": 2.5}, r"steps must be a whole number"),
+    ("brownian-law-unknown", "brown-paths", {"brown-steps": "levy"}, r"step law must be one of"),
+    ("brownian-sigma-negative", "brown-paths", {"brown-sigma": -1}, r"σ must be positive, got -1"),
+    ("brownian-t-above-one", "brown-paths", {"brown-t": 2}, r"t must lie in \(0, 1\], got 2"),
+    (
+        "brownian-diffusion-t-huge",
+        "brown-forward",
+        {"brown-diffusion-t": 10**9},
+        r"diffusion step t must be between 1 and 100",
+    ),
+    (
+        "brownian-diffusion-law-unknown",
+        "brown-forward",
+        {"brown-steps": None},
+        r"step law must be one of",
+    ),
 ]
 
 

@@ -115,6 +115,15 @@ def _probes(build: Any, rng: random.Random) -> list[Probe]:
         lambda: build("cond-graph", {"cond-x2": round(rng.uniform(-3, 3), 2)}),
         lambda: build("div-graph", {"div-q-mu1": round(rng.uniform(-2, 2), 2)}),
         lambda: build("clt-graph", {"clt-n": rng.randint(1, 20)}),
+        lambda: build(
+            "maxent-graph",
+            {
+                "maxent-variance": round(rng.uniform(0.1, 4), 2),
+                "maxent-student_t": round(rng.uniform(2.1, 30), 2),
+            },
+        ),
+        lambda: build("brown-paths", {"brown-t": round(rng.uniform(0.01, 1), 2)}),
+        lambda: build("brown-forward", {"brown-diffusion-t": rng.randint(1, 100)}),
     ]
     long_text = "9" * 50_000
     bad_values = [
@@ -141,6 +150,18 @@ def _probes(build: Any, rng: random.Random) -> list[Probe]:
             r"Correlation ρ must lie strictly between -1 and 1",
         ),
         lambda: (build("div-graph", {"div-p-var1": -3}), r"Variance σ₁² must be positive, got -3"),
+        lambda: (build("maxent-graph", {"maxent-student_t": 1.5}), r"nu .* must lie in \(2, inf\)"),
+        lambda: (
+            build("maxent-graph", {"maxent-mixture": [1]}),
+            r"separation δ .* must be a number",
+        ),
+        lambda: (
+            build("maxent-graph", {"maxent-variance": "1e400"}),
+            r"variance σ² must be a finite",
+        ),
+        lambda: (build("brown-paths", {"brown-n": 10**9}), r"steps must be between 1 and 500"),
+        lambda: (build("brown-paths", {"brown-steps": {"$ne": 1}}), r"step law must be one of"),
+        lambda: (build("brown-forward", {"brown-diffusion-t": -1}), r"diffusion step t must be"),
     ]
 
     routes = ["Infinity", "-Infinity", "NaN", "..", "http://x/y", "\x00", "/" * 3000, "%zz", ""]

@@ -1,12 +1,14 @@
 """The explorer's pages, in the order the landing page and the header list them."""
 
 from gausslab.explorer.pages import (
+    brownian,
     clt,
     conditioning,
     contours,
     diffusion,
     divergences,
     landing,
+    maxent,
     surface,
     univariate,
 )
@@ -19,6 +21,8 @@ PAGES: tuple[Page, ...] = (
     divergences.PAGE,
     conditioning.PAGE,
     clt.PAGE,
+    maxent.PAGE,
+    brownian.PAGE,
     diffusion.PAGE,
 )
 
