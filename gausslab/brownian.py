@@ -143,7 +143,7 @@ def random_walk(
         )
     duration = _positive_float("duration", duration)
     sigma = _positive_float("sigma", sigma)
-    if steps not in STEP_LAWS:
+    if not isinstance(steps, str) or steps not in STEP_LAWS:
         raise ValueError(f"steps must be one of {sorted(STEP_LAWS)}, got {steps!r}")
     like = torch.empty((), dtype=dtype, device=device)
     origin = as_float_tensor(start, "start", like=like).to(dtype=dtype, device=like.device)

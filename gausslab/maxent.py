@@ -39,6 +39,7 @@ __all__ = [
     "EntropyRow",
     "Family",
     "Shape",
+    "density",
     "differential_entropy",
     "entropy_gap",
     "entropy_table",
@@ -186,7 +187,7 @@ def same_variance(
     ``shape`` is the family's shape parameter (its default when None). ``variance`` and
     ``loc`` may be tensors (they broadcast; the result keeps their dtype and device).
     """
-    if family not in FAMILIES:
+    if not isinstance(family, str) or family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; expected one of {sorted(FAMILIES)}")
     spec = FAMILIES[family]
     return _build(spec, variance, loc, _shape_value(spec, shape))
@@ -238,6 +239,14 @@ def differential_entropy(dist: Distribution) -> Tensor:
     return dist.entropy()
 
 
+def density(dist: Distribution, x: Tensor) -> Tensor:
+    """p(x) for plotting: exp(log_prob) inside the support and 0 outside it (where torch's
+    log_prob refuses the point)."""
+    inside = dist.support.check(x)
+    safe = torch.where(inside, x, dist.mean.expand_as(x).to(x.dtype))
+    return torch.where(inside, dist.log_prob(safe).exp(), torch.zeros_like(x))
+
+
 def entropy_gap(dist: Distribution) -> Tensor:
     """H(q) - H(p) = KL(p || q) >= 0, with q = N(mean of p, variance of p).
 
@@ -248,11 +257,12 @@ def entropy_gap(dist: Distribution) -> Tensor:
 
 @dataclass(frozen=True)
 class EntropyRow:
-    """One family at one variance: its entropy and its gap to the Gaussian's."""
+    """One family at one variance: the law, its entropy and its gap to the Gaussian's."""
 
     family: str
     label: str
     shape: float | None
+    law: Distribution
     entropy: float
     gap: float
 
@@ -272,5 +282,6 @@ def entropy_table(
         value = _shape_value(family, shapes.get(name))
         dist = _build(family, variance, 0.0, value)
         entropy = float(differential_entropy(dist))
-        rows.append(EntropyRow(name, family.label, value, entropy, float(entropy_gap(dist))))
+        gap = float(entropy_gap(dist))
+        rows.append(EntropyRow(name, family.label, value, dist, entropy, gap))
     return rows

@@ -147,6 +147,7 @@ def test_variance_preserving_is_the_exploding_law_rescaled(data):
         (lambda: random_walk(10, 2.5), TypeError, r"num_steps must be an integer"),
         (lambda: random_walk(10, 10, record_every=3), ValueError, r"multiple of record_every"),
         (lambda: random_walk(10, 10, steps="levy"), ValueError, r"steps must be one of"),
+        (lambda: random_walk(10, 10, steps=["gaussian"]), ValueError, r"steps must be one of"),
         (lambda: random_walk(10, 10, sigma=-1.0), ValueError, r"sigma must be a positive"),
         (lambda: random_walk(10, 10, duration=math.inf), ValueError, r"duration must be finite"),
         (

@@ -156,6 +156,7 @@ def test_gaussian_entropy_and_dtype_device():
     ("call", "error", "match"),
     [
         (lambda: maxent.same_variance("cauchy"), ValueError, r"unknown family 'cauchy'"),
+        (lambda: maxent.same_variance({"a": 1}), ValueError, r"unknown family \{'a': 1\}"),
         (
             lambda: maxent.same_variance("student_t", shape=2.0),
             ValueError,

@@ -45,7 +45,7 @@ def step_coefficients(schedule: Schedule, choice: str = "preserving") -> tuple[T
     the data, has a = 1, b = 0)."""
     if not isinstance(schedule, Schedule):
         raise TypeError(f"schedule must be a gausslab.diffusion.Schedule, got {type(schedule)}")
-    if choice not in CHOICES:
+    if not isinstance(choice, str) or choice not in CHOICES:
         raise ValueError(f"choice must be one of {list(CHOICES)}, got {choice!r}")
     a, b = CHOICES[choice][1](schedule.betas)
     a[0], b[0] = 1.0, 0.0

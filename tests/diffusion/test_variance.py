@@ -77,6 +77,7 @@ def test_simulated_chain_matches_the_variance(choice):
     ("call", "error", "match"),
     [
         (lambda: forward_variance(SCHEDULE, 1.0, "cosine"), ValueError, r"choice must be one of"),
+        (lambda: forward_variance(SCHEDULE, 1.0, {}), ValueError, r"choice must be one of"),
         (
             lambda: forward_variance(SCHEDULE, -1.0),
             ValueError,
