@@ -23,10 +23,14 @@ import torch
 from matplotlib.figure import Figure
 from torch.distributions import Exponential
 
+from gausslab import maxent
+from gausslab.brownian import brownian_marginal, random_walk, variance_exploding_marginal
 from gausslab.clt import ks_distance, standardized_sums
-from gausslab.diffusion import Schedule
+from gausslab.diffusion import Diffusion, Schedule
 from gausslab.diffusion.evaluation import forward_mixture_trajectory
+from gausslab.diffusion.variance import CHOICES, forward_samples, forward_variance
 from gausslab.gaussian import Gaussian
+from gausslab.gradient_estimators import pathwise_gradients, score_function_gradients
 from gausslab.verify.checks.diffusion import exercise4_schedule
 from gausslab.verify.checks.mixture import seed_mixture
 from gausslab.verify.registry import Context
@@ -270,6 +274,320 @@ def schedules() -> Figure:
     return fig
 
 
+# ---------------------------------------------------------------------- maximum entropy
+
+
+def maximum_entropy() -> Figure:
+    """Entropies of eight laws with variance 1, their densities, and the entropy of three
+    families along their shape parameter: the Gaussian member is always the maximum."""
+    fig, (bars, densities, shapes) = plt.subplots(1, 3, figsize=(18, 5), constrained_layout=True)
+    rows = maxent.entropy_table(1.0)
+    gaussian = rows[0].entropy
+    colors = ["C3" if row.family == "gaussian" else "C0" for row in rows]
+    bars.barh([row.label for row in rows], [row.entropy for row in rows], color=colors)
+    for i, row in enumerate(rows):
+        note = "max" if row.family == "gaussian" else f"−{row.gap:.3f}"
+        bars.text(row.entropy + 0.005, i, note, va="center", fontsize=9)
+    bars.axvline(gaussian, color="C3", ls="--", lw=1)
+    bars.set(
+        title="H(p) at variance 1 (gap to the Gaussian = KL(p ‖ N))",
+        xlabel="differential entropy (nats)",
+        xlim=(min(r.entropy for r in rows) - 0.1, gaussian + 0.08),
+    )
+    bars.invert_yaxis()
+    x = _grid(-4.0, 4.0, 801)
+    for i, row in enumerate(rows):
+        width = 3 if row.family == "gaussian" else 1.5
+        densities.plot(x, maxent.density(row.law, x), lw=width, label=row.label, color=f"C{i}")
+    densities.set(title="The densities: mean 0, variance 1", xlabel="x", ylabel="density")
+    densities.legend(fontsize=8)
+    sweeps = {
+        "student_t": ("C5", np.geomspace(2.05, 200, 40)),
+        "generalized_normal": ("C6", np.sort(np.append(np.geomspace(0.3, 8, 39), 2.0))),
+        "mixture": ("C7", np.geomspace(0.02, 0.99, 40)),
+    }
+    for family, (color, values) in sweeps.items():
+        shape = maxent.FAMILIES[family].shape
+        gaps = [
+            float(maxent.entropy_gap(maxent.same_variance(family, _tensor(1.0), shape=float(v))))
+            for v in values
+        ]
+        shapes.plot(
+            values, gaps, color=color, label=f"{maxent.FAMILIES[family].label} ({shape.name})"
+        )
+    shapes.axvline(2.0, color="C6", ls=":", lw=1)
+    shapes.set(
+        title="Gap along each family's shape: 0 only at the Gaussian",
+        xlabel="shape parameter (log scale)",
+        ylabel="H(N) − H(p)",
+        xscale="log",
+        yscale="log",
+        ylim=(1e-5, None),
+    )
+    shapes.legend(fontsize=8)
+    fig.suptitle("Maximum entropy: no law with variance σ² has more entropy than N(μ, σ²)")
+    return fig
+
+
+# ---------------------------------------------------------------------- Brownian motion
+
+
+def brownian_motion() -> Figure:
+    """Random walks of small uniform steps: paths inside ±2σ√t, variance linear in t, and
+    Gaussian positions; then the forward process as Brownian motion, exploding vs preserving."""
+    generator = torch.Generator().manual_seed(SEED)
+    walk = random_walk(20_000, 200, steps="uniform", generator=generator)
+    fig, axes = plt.subplots(2, 3, figsize=(17, 9), constrained_layout=True)
+    paths, spread, positions = axes[0]
+    times = walk.times.numpy()
+    paths.plot(times, walk.positions[:, :30].numpy(), color="0.4", lw=0.6, alpha=0.6)
+    for sign in (-1, 1):
+        paths.plot(
+            times, sign * 2 * np.sqrt(times), "C3--", lw=2, label="±2σ√t" if sign > 0 else None
+        )
+    paths.set(title="30 of 20,000 random walks (200 uniform steps)", xlabel="t", ylabel="X(t)")
+    paths.legend()
+    spread.plot(times, walk.positions.var(dim=1).numpy(), "C0", lw=2, label="sample variance")
+    spread.plot(times, times, "k--", lw=1, label="σ²t")
+    spread.set(title="Variances of independent steps add: Var X(t) = σ²t", xlabel="t")
+    spread.legend()
+    for i, t in enumerate((0.05, 0.25, 1.0)):
+        index = round(t * 200)
+        x = walk.positions[index].numpy()
+        law = brownian_marginal(walk.times[index])
+        grid = _grid(-3.5, 3.5)
+        positions.hist(x, bins=np.linspace(-3.5, 3.5, 71), density=True, alpha=0.3, color=f"C{i}")
+        ks = ks_distance(walk.positions[index] / law.stddev)
+        positions.plot(
+            grid, law.prob(grid), color=f"C{i}", lw=2, label=f"t = {t:g}: N(0, t), KS {ks:.3f}"
+        )
+    positions.set(title="Positions vs N(0, σ²t)", xlabel="X(t)", ylabel="density")
+    positions.legend(fontsize=8)
+
+    schedule = exercise4_schedule()
+    data = seed_mixture(Context(samples=1, device=torch.device("cpu")))
+    ve_axis, vp_axis, std_axis = axes[1]
+    snapshots = (5, 20, 40, 60)
+    width = 4 * math.sqrt(
+        float(variance_exploding_marginal(data, schedule, snapshots[-1]).variance)
+    )
+    for i, t in enumerate(snapshots):
+        exploding = variance_exploding_marginal(data, schedule, t)
+        preserving = Diffusion(schedule).marginal(data, t)
+        grid = _grid(-width, width, 800)
+        sigma_t = float(schedule.sigmas[t])
+        ve_axis.plot(
+            grid, exploding.prob(grid), color=f"C{i}", label=f"t = {t}, σ_t = {sigma_t:.2f}"
+        )
+        grid = _grid(-4.0, 4.0, 800)
+        scale = float(schedule.alphas_cumprod[t].sqrt())
+        vp_axis.plot(
+            grid, preserving.prob(grid), color=f"C{i}", label=f"t = {t}, √ᾱ_t = {scale:.2f}"
+        )
+    ve_axis.set(title="Variance exploding: x₀ + σ_t ε (Brownian motion at time σ_t²)", xlabel="x_t")
+    vp_axis.set(title="Variance preserving: √ᾱ_t (x₀ + σ_t ε)", xlabel="x_t")
+    ve_axis.legend(fontsize=8)
+    vp_axis.legend(fontsize=8)
+    steps = np.arange(1, schedule.T + 1)
+    var0 = float(data.variance)
+    sigmas_sq = schedule.sigmas[1:].numpy() ** 2
+    abar = schedule.alphas_cumprod[1:].numpy()
+    std_axis.plot(steps, np.sqrt(var0 + sigmas_sq), label="exploding: √(Var x₀ + σ_t²)")
+    std_axis.plot(
+        steps, np.sqrt(abar * var0 + 1 - abar), label="preserving: √(ᾱ_t Var x₀ + 1 − ᾱ_t)"
+    )
+    std_axis.set(
+        title="Standard deviation of x_t (exercise-4 mixture data)",
+        xlabel="timestep t",
+        yscale="log",
+    )
+    std_axis.legend(fontsize=8)
+    fig.suptitle(
+        "Brownian motion: many small independent steps give Gaussian positions; "
+        "diffusion models run it on data"
+    )
+    return fig
+
+
+# ---------------------------------------------------------------------- conceptual questions
+
+
+def correlation_collapse() -> Figure:
+    """Question 2: as rho -> 1 the contours of N(0, [[1, rho], [rho, 1]]) collapse onto the
+    line x2 = x1, the condition number (1 + rho) / (1 - rho) explodes and det Sigma -> 0."""
+    rhos = (0.5, 0.9, 0.99, 0.999)
+    fig = plt.figure(figsize=(17, 8), constrained_layout=True)
+    grid_spec = fig.add_gridspec(2, len(rhos))
+    torch.manual_seed(SEED)
+    for i, rho in enumerate(rhos):
+        ax = fig.add_subplot(grid_spec[0, i])
+        g = Gaussian(_tensor([0.0, 0.0]), _tensor([[1.0, rho], [rho, 1.0]]))
+        axis = _grid(-3.0, 3.0, 300)
+        x1, x2 = torch.meshgrid(axis, axis, indexing="xy")
+        log_density = g.log_prob(torch.stack([x1, x2], dim=-1)).numpy()
+        ax.contour(x1.numpy(), x2.numpy(), log_density, levels=np.linspace(-12, 2, 12))
+        samples = g.sample((400,)).numpy()
+        ax.scatter(samples[:, 0], samples[:, 1], s=3, color="0.3", alpha=0.6)
+        variances = g.principal_axes()[0]
+        ax.set(
+            title=f"ρ = {rho}: minor axis √(1 − ρ) = {math.sqrt(float(variances[1])):.3f}",
+            aspect="equal",
+            xlabel="x₁",
+            ylabel="x₂",
+        )
+    condition = fig.add_subplot(grid_spec[1, :2])
+    determinant = fig.add_subplot(grid_spec[1, 2:])
+    one_minus = np.geomspace(1e-6, 1.0, 60)
+    kappas, dets = [], []
+    for gap in one_minus:
+        rho = 1 - gap
+        g = Gaussian(_tensor([0.0, 0.0]), _tensor([[1.0, rho], [rho, 1.0]]))
+        variances = g.principal_axes()[0]
+        kappas.append(float(variances[0] / variances[1]))
+        dets.append(math.exp(2 * float(g.entropy()) - 2 * (1 + math.log(2 * math.pi))))
+    condition.loglog(one_minus, kappas, "C0o", ms=3, label="λ₁/λ₂ from principal_axes")
+    condition.loglog(one_minus, (2 - one_minus) / one_minus, "k-", lw=1, label="(1 + ρ)/(1 − ρ)")
+    condition.set(title="Condition number of Σ", xlabel="1 − ρ", ylabel="κ(Σ)")
+    determinant.loglog(one_minus, dets, "C1o", ms=3, label="det Σ from the entropy (log-det)")
+    determinant.loglog(one_minus, 1 - (1 - one_minus) ** 2, "k-", lw=1, label="1 − ρ²")
+    determinant.set(
+        title="Determinant of Σ (area of the ellipse ∝ √det Σ)", xlabel="1 − ρ", ylabel="det Σ"
+    )
+    for ax in (condition, determinant):
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.suptitle(
+        "As ρ → 1 the Gaussian concentrates on the line x₂ = x₁: κ → ∞, det Σ → 0 "
+        "(a degenerate Gaussian)"
+    )
+    return fig
+
+
+def gradient_estimators() -> Figure:
+    """Question 3: per-draw gradients of E[z^2] for z ~ N(1, 0.5^2), pathwise vs score
+    function, and their running means; a Bernoulli has only the score-function route."""
+    torch.manual_seed(SEED)
+    draws = 20_000
+    params = (_tensor(1.0), _tensor(math.log(0.5)))
+
+    def gaussian(mu: torch.Tensor, log_sigma: torch.Tensor) -> Gaussian:
+        return Gaussian.univariate(mu, log_sigma.exp())
+
+    pathwise = pathwise_gradients(gaussian, params, lambda z: z**2, draws)[0].numpy()
+    score = score_function_gradients(gaussian, params, lambda z: z**2, draws)[0].numpy()
+    fig, (spread, running, bernoulli) = plt.subplots(1, 3, figsize=(18, 5), constrained_layout=True)
+    bins = np.linspace(-20, 40, 241)
+    spread.hist(
+        score,
+        bins=bins,
+        density=True,
+        alpha=0.5,
+        label=f"score function f(z) ∂log p/∂μ, std {score.std():.2f}",
+    )
+    spread.hist(
+        pathwise,
+        bins=bins,
+        density=True,
+        alpha=0.6,
+        label=f"pathwise f′(z) ∂z/∂μ = 2z, std {pathwise.std():.2f}",
+    )
+    spread.axvline(2.0, color="k", ls="--", label="exact ∂E[z²]/∂μ = 2μ = 2")
+    spread.set(
+        title="One-draw gradient estimates, z ~ N(1, 0.5²), f(z) = z²",
+        xlabel="estimate of ∂/∂μ",
+        yscale="log",
+    )
+    spread.legend(fontsize=8)
+    n = np.arange(1, draws + 1)
+    for values, label, color in ((pathwise, "pathwise", "C1"), (score, "score function", "C0")):
+        mean = np.cumsum(values) / n
+        se = values.std() / np.sqrt(n)
+        running.plot(n, mean, color=color, label=label)
+        running.fill_between(n, mean - 2 * se, mean + 2 * se, color=color, alpha=0.2)
+    running.axhline(2.0, color="k", ls="--")
+    running.set(
+        title="Both are unbiased; the pathwise one converges far faster",
+        xlabel="draws",
+        ylabel="running mean (±2 SE)",
+        xscale="log",
+        ylim=(0, 4),
+    )
+    running.legend()
+    p, target = 0.3, 0.4
+    (d_p,) = score_function_gradients(
+        lambda q: torch.distributions.Bernoulli(probs=q),
+        (_tensor(p),),
+        lambda z: (z - target) ** 2,
+        draws,
+    )
+    values, counts = np.unique(d_p.numpy().round(6), return_counts=True)
+    bernoulli.bar(
+        values,
+        counts / draws,
+        width=0.05,
+        label=f"score-function values, mean {float(d_p.mean()):.3f}",
+    )
+    bernoulli.axvline(
+        (1 - target) ** 2 - target**2, color="k", ls="--", label="exact f(1) − f(0) = 0.2"
+    )
+    bernoulli.set(
+        title="z ~ Bernoulli(0.3): z = 1[u < p] has ∂z/∂p = 0,\n"
+        "so no pathwise gradient; the score function works",
+        xlabel="estimate of ∂E[(z − 0.4)²]/∂p",
+        ylabel="frequency",
+    )
+    bernoulli.legend(fontsize=8)
+    fig.suptitle("Why reparameterization needs a continuous law")
+    return fig
+
+
+def variance_preserving() -> Figure:
+    """Question 4: Var(x_t) under DDPM's coefficients and three alternatives (exact lines,
+    simulated points), and x_T of each against the N(0, 1) prior."""
+    schedule = Schedule.linear(100, beta_start=1e-3, beta_end=0.2)
+    generator = torch.Generator().manual_seed(SEED)
+    x0 = (torch.rand(20_000, dtype=DTYPE, generator=generator) * 2 - 1) * math.sqrt(3)
+    times = list(range(0, schedule.T + 1, 10))
+    fig, (curves, finals) = plt.subplots(1, 2, figsize=(15, 5), constrained_layout=True)
+    grid = _grid(-6.0, 6.0)
+    edges = np.linspace(-6, 6, 121)
+    for i, (choice, (label, _)) in enumerate(CHOICES.items()):
+        exact = forward_variance(schedule, 1.0, choice).numpy()
+        samples = forward_samples(x0, schedule, choice, times, generator=generator)
+        curves.plot(range(schedule.T + 1), exact, color=f"C{i}", label=f"{choice}: {label}")
+        curves.plot(times, samples.var(dim=1).numpy(), "o", color=f"C{i}", ms=4)
+        # density over all draws: mass outside the window is left out, not renormalized
+        counts, _ = np.histogram(samples[-1].numpy(), bins=edges)
+        std = math.sqrt(exact[-1])
+        finals.stairs(
+            counts / (len(x0) * (edges[1] - edges[0])),
+            edges,
+            color=f"C{i}",
+            lw=2,
+            label=f"{choice}: std of x_T = {std:.3g}",
+        )
+    finals.plot(
+        grid, Gaussian.univariate(_tensor(0.0), _tensor(1.0)).prob(grid), "k--", label="N(0, 1)"
+    )
+    curves.set(
+        title="Var(x_t) from unit-variance uniform data: lines exact, dots simulated",
+        xlabel="timestep t",
+        ylabel="Var(x_t)",
+        yscale="log",
+    )
+    curves.legend(fontsize=8)
+    finals.set(
+        title="x_T against the N(0, 1) prior the reverse process starts from",
+        xlabel="x_T",
+        ylabel="density",
+    )
+    finals.legend(fontsize=8)
+    fig.suptitle(
+        "Why √ᾱ_t and √(1 − ᾱ_t): a_t² + b_t² = 1 keeps Var(x_t) = ᾱ_t Var(x₀) + 1 − ᾱ_t → 1"
+    )
+    return fig
+
+
 FIGURES: dict[str, Callable[[], Figure]] = {
     "univariate_pdfs": univariate_pdfs,
     "mvn_contours": mvn_contours,
@@ -278,6 +596,11 @@ FIGURES: dict[str, Callable[[], Figure]] = {
     "clt_histograms": clt_histograms,
     "diffusion_forward": diffusion_forward,
     "schedules": schedules,
+    "maximum_entropy": maximum_entropy,
+    "brownian_motion": brownian_motion,
+    "correlation_collapse": correlation_collapse,
+    "gradient_estimators": gradient_estimators,
+    "variance_preserving": variance_preserving,
 }
 """Each figure's file stem and the function that draws it."""
 

@@ -31,6 +31,11 @@ def test_every_seed_picture_is_drawn():
         "clt_histograms",
         "diffusion_forward",
         "schedules",
+        "maximum_entropy",
+        "brownian_motion",
+        "correlation_collapse",
+        "gradient_estimators",
+        "variance_preserving",
     }
 
 
