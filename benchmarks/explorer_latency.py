@@ -40,6 +40,8 @@ MOVED = {
     "divergences": ("div-p-mu1", "ArrowRight"),
     "conditioning": ("cond-x2", "ArrowLeft"),
     "clt": ("clt-n", "ArrowRight"),
+    "maxent": ("maxent-student_t", "ArrowRight"),
+    "brownian": ("brown-t", "ArrowLeft"),
     "diffusion": ("diff-t", "ArrowRight"),
     "memorization": ("mem-std", "ArrowRight"),
 }

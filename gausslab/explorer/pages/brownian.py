@@ -40,8 +40,8 @@ SCHEDULE = exercise4_schedule()
 GRID_POINTS = 301
 
 FORMULAS = r"""
-$$X(t) = \sigma\sqrt{\Delta t}\,(\xi_1 + \dots + \xi_k),\quad t = k\,\Delta t,
-\qquad \operatorname{Var} X(t) = \sigma^2 t \;\Rightarrow\; X(t) \to \mathcal N(0, \sigma^2 t)$$
+$$X(t) = \sigma\sqrt{\Delta t}\,(\xi_1 + \dots + \xi_k),\quad t = k\,\Delta t$$
+$$\operatorname{Var} X(t) = \sigma^2 t, \qquad X(t) \to \mathcal N(0, \sigma^2 t)$$
 
 The forward process is Brownian motion from the data, run to time $\sigma_t^2 =
 (1-\bar\alpha_t)/\bar\alpha_t$ (variance exploding), or the same motion scaled by
