@@ -7,6 +7,7 @@ construction; hot paths never call them.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,6 +45,19 @@ def as_float_tensor(value: Any, name: str, *, like: Tensor | None = None) -> Ten
         float_dtype = like.dtype if like is not None else torch.get_default_dtype()
         tensor = tensor.to(float_dtype)
     return tensor
+
+
+def check_count(name: str, value: Any, minimum: int) -> int:
+    """An integer (a Python int or anything with __index__, not a bool) that is >= minimum."""
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    try:
+        count = operator.index(value)
+    except TypeError:
+        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}") from None
+    if count < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {count}")
+    return count
 
 
 def check_finite(value: Tensor, name: str) -> None:

@@ -28,7 +28,6 @@ so ``variance_exploding_marginal(data, schedule, t).affine(sqrt(abar_t))`` is
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -36,7 +35,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from gausslab._validation import as_float_tensor, check_finite, check_positive
+from gausslab._validation import as_float_tensor, check_count, check_finite, check_positive
 from gausslab.diffusion import Schedule
 from gausslab.gaussian import Gaussian
 from gausslab.mixture import GaussianMixture
@@ -91,18 +90,6 @@ class Walk:
         return brownian_marginal(self.times[index], self.sigma, start)
 
 
-def _count(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    try:
-        count = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}") from None
-    if count < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {count}")
-    return count
-
-
 def _positive_float(name: str, value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         raise ValueError(f"{name} must be a positive number, got {value!r}")
@@ -134,9 +121,9 @@ def random_walk(
     multiple of it. Steps are drawn in chunks, so memory is the recorded positions plus a
     bounded chunk.
     """
-    num_particles = _count("num_particles", num_particles, 1)
-    num_steps = _count("num_steps", num_steps, 1)
-    record_every = _count("record_every", record_every, 1)
+    num_particles = check_count("num_particles", num_particles, 1)
+    num_steps = check_count("num_steps", num_steps, 1)
+    record_every = check_count("record_every", record_every, 1)
     if num_steps % record_every:
         raise ValueError(
             f"num_steps ({num_steps}) must be a multiple of record_every ({record_every})"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import inspect
 import math
-import operator
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -31,6 +30,7 @@ from torch.distributions import (
     Uniform,
 )
 
+from gausslab._validation import check_count
 from gausslab.functional import normal_cdf
 
 __all__ = [
@@ -63,7 +63,7 @@ def ks_critical(num_samples: int, alpha: float = 0.05) -> float:
     exceeds eps has level at most alpha. At alpha = 0.05 it is 1.358 / sqrt(N), the
     asymptotic Kolmogorov quantile (``KS_CRITICAL_95``).
     """
-    num_samples = _check_count("num_samples", num_samples, 1)
+    num_samples = check_count("num_samples", num_samples, 1)
     if not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
     return math.sqrt(math.log(2.0 / alpha) / (2.0 * num_samples))
@@ -85,18 +85,6 @@ def _check_distribution(dist: object) -> Distribution:
             f"batch_shape {tuple(dist.batch_shape)}"
         )
     return dist
-
-
-def _check_count(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool):
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    try:
-        count = operator.index(value)
-    except TypeError:
-        raise TypeError(f"{name} must be an integer >= {minimum}, got {value!r}") from None
-    if count < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {count}")
-    return count
 
 
 def _scalar(name: str, value: object) -> float:
@@ -163,8 +151,8 @@ def standardized_sums(
     Raises ValueError for infinite or NaN variance (e.g. Cauchy, StudentT with df <= 2).
     """
     dist = _check_distribution(dist)
-    n = _check_count("n", n, 1)
-    num_samples = _check_count("num_samples", num_samples, 2)
+    n = check_count("n", n, 1)
+    num_samples = check_count("num_samples", num_samples, 2)
     mu, var = _moments(dist, mean, variance)
     sigma = math.sqrt(var)
 
@@ -259,7 +247,7 @@ def berry_esseen_bound(
     ValueError for a rho below sigma^3, which Lyapunov's inequality rules out.
     """
     dist = _check_distribution(dist)
-    n = _check_count("n", n, 1)
+    n = check_count("n", n, 1)
     _, var = _moments(dist, 0.0, variance)  # the mean is not needed here
     sigma3 = var**1.5
     if third_abs_moment is None:
@@ -311,7 +299,7 @@ def convergence(
     ks tracks it until it reaches the noise floor.  For a lattice start (Bernoulli, Poisson)
     Z_n has jumps of order 1/sqrt(n), so ks never reaches 0 at any finite n.
     """
-    num_samples = _check_count("num_samples", num_samples, 2)
+    num_samples = check_count("num_samples", num_samples, 2)
     critical = KS_CRITICAL_95 / math.sqrt(num_samples)
     points = []
     for n in ns:

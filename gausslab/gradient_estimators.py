@@ -19,13 +19,14 @@ the gradient and their spread is the estimator's variance.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torch import Tensor
 from torch.distributions import Distribution
+
+from gausslab._validation import check_count
 
 __all__ = ["pathwise_gradients", "score_function_gradients"]
 
@@ -36,14 +37,7 @@ Loss = Callable[[Tensor], Tensor]
 def _per_draw_leaves(params: Sequence[Any], num_draws: Any) -> list[Tensor]:
     """`num_draws` independent copies of each parameter as leaves of shape (N, *shape), so
     that each draw's gradient lands in its own row."""
-    if isinstance(num_draws, bool):
-        raise TypeError(f"num_draws must be an integer >= 2, got {num_draws!r}")
-    try:
-        count = operator.index(num_draws)
-    except TypeError:
-        raise TypeError(f"num_draws must be an integer >= 2, got {num_draws!r}") from None
-    if count < 2:
-        raise ValueError(f"num_draws must be an integer >= 2, got {count}")
+    count = check_count("num_draws", num_draws, 2)
     leaves = []
     for i, param in enumerate(params):
         if not isinstance(param, Tensor) or not param.is_floating_point():

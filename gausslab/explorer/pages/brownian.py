@@ -25,7 +25,7 @@ from gausslab.explorer.controls import (
     value_of,
 )
 from gausslab.explorer.registry import Page
-from gausslab.explorer.styling import PALETTE, Figure, Trace, figure, line, packed
+from gausslab.explorer.styling import PALETTE, Figure, density_histogram, figure, line
 from gausslab.verify.checks.diffusion import exercise4_schedule
 from gausslab.verify.checks.mixture import seed_mixture
 from gausslab.verify.registry import Context
@@ -38,6 +38,16 @@ SEED = 0
 STEP_CHOICES = {"gaussian": "Gaussian", "uniform": "uniform", "coin": "coin flip ±1"}
 SCHEDULE = exercise4_schedule()
 GRID_POINTS = 301
+FORWARD_PANELS = (
+    ("exploding", "x₀ + σ_t ε", {}, "rgba(31, 119, 180, 0.5)"),
+    (
+        "preserving",
+        "√ᾱ_t x₀ + √(1−ᾱ_t) ε",
+        {"xaxis": "x2", "yaxis": "y2"},
+        "rgba(44, 160, 44, 0.5)",
+    ),
+)
+"""(kind, formula, plotly axes, histogram colour) of the two forward-process panels."""
 
 FORMULAS = r"""
 $$X(t) = \sigma\sqrt{\Delta t}\,(\xi_1 + \dots + \xi_k),\quad t = k\,\Delta t$$
@@ -124,18 +134,6 @@ def _walk_inputs(steps: object, sigma_text: object, n_text: object) -> tuple[Wal
     return unit_walk(steps, n), sigma
 
 
-def _histogram(x: torch.Tensor, name: str, **style: object) -> Trace:
-    return {
-        "type": "histogram",
-        "x": packed(x),
-        "histnorm": "probability density",
-        "nbinsx": 60,
-        "name": name,
-        "marker": {"color": "rgba(31, 119, 180, 0.5)"},
-        **style,
-    }
-
-
 def _lattice_bins(x: torch.Tensor, spacing: float, width: float) -> dict[str, float]:
     """Histogram bins for positions on a lattice of the given spacing: each bin holds the
     same number of lattice points (a whole multiple of the spacing at least width / 60 wide)
@@ -196,7 +194,7 @@ def _positions_figure(x: torch.Tensor, law: Gaussian, t: float, lattice: float |
     grid = torch.linspace(-4.5 * std, 4.5 * std, GRID_POINTS, dtype=DTYPE)
     bins = {} if lattice is None else {"xbins": _lattice_bins(x, lattice, 9 * std)}
     traces = [
-        _histogram(x, f"positions at t = {t:g}", **bins),
+        density_histogram(x, f"positions at t = {t:g}", **bins),
         line(
             grid,
             law.log_prob(grid).exp(),
@@ -227,33 +225,16 @@ def _forward_figure(x_ve: torch.Tensor, x_vp: torch.Tensor, t: int) -> Figure:
     ve_law = exploding_law(data, SCHEDULE, t)
     vp_law = Diffusion(SCHEDULE).marginal(data, t)
     traces = []
-    for axis, (samples, law, name) in enumerate(
-        ((x_ve, ve_law, "exploding x₀ + σ_t ε"), (x_vp, vp_law, "preserving √ᾱ_t x₀ + √(1−ᾱ_t) ε")),
-        start=1,
+    for (kind, formula, axes, color), samples, law in zip(
+        FORWARD_PANELS, (x_ve, x_vp), (ve_law, vp_law), strict=True
     ):
-        spread = float(law.stddev) * 4.5
-        center = float(law.mean)
+        spread, center = 4.5 * float(law.stddev), float(law.mean)
         grid = torch.linspace(center - spread, center + spread, GRID_POINTS, dtype=DTYPE)
-        refs = {} if axis == 1 else {"xaxis": "x2", "yaxis": "y2"}
-        traces.append(
-            _histogram(
-                samples,
-                f"particles, {name}",
-                **refs,
-                marker={
-                    "color": "rgba(31, 119, 180, 0.5)" if axis == 1 else "rgba(44, 160, 44, 0.5)"
-                },
-            )
-        )
-        traces.append(
-            line(
-                grid,
-                law.log_prob(grid).exp(),
-                f"exact law, {name.split()[0]}",
-                line={"color": PALETTE[1], "width": 2},
-                **refs,
-            )
-        )
+        name = f"particles, {kind} {formula}"
+        traces.append(density_histogram(samples, name, marker={"color": color}, **axes))
+        density = law.log_prob(grid).exp()
+        style = {"color": PALETTE[1], "width": 2}
+        traces.append(line(grid, density, f"exact law, {kind}", line=style, **axes))
     return figure(
         traces,
         title=f"Step t = {t}: Brownian particles from the data (left) and rescaled by √ᾱ_t (right)",
