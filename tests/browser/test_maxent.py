@@ -89,8 +89,9 @@ def test_bars_and_densities_are_scipy_entropies_and_pdfs(tab):
 
 def test_formulas_are_typeset_by_mathjax(tab):
     tab.open("maxent", GRAPH)
-    tab.page.locator(".formulas mjx-container").first.wait_for()
-    assert tab.page.locator(".formulas mjx-container").count() >= 2
+    tab.page.locator(".equation mjx-container").first.wait_for()
+    assert tab.page.locator(".intro mjx-container").count() >= 4  # H(p), the maximum, ...
+    assert tab.page.locator(".readout-label mjx-container").count() == 2
     assert tab.errors == []
 
 

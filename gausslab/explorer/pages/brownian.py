@@ -7,7 +7,7 @@ import functools
 import math
 
 import torch
-from dash import Dash, Input, Output, dcc, html
+from dash import Dash, Input, Output, html
 
 from gausslab import Gaussian, GaussianMixture
 from gausslab.brownian import STEP_LAWS, Walk, brownian_marginal, random_walk
@@ -24,6 +24,7 @@ from gausslab.explorer.controls import (
     readout,
     value_of,
 )
+from gausslab.explorer.formulas import equation, prose
 from gausslab.explorer.registry import Page
 from gausslab.explorer.styling import PALETTE, Figure, density_histogram, figure, line
 from gausslab.verify.checks.diffusion import exercise4_schedule
@@ -49,26 +50,23 @@ FORWARD_PANELS = (
 )
 """(kind, formula, plotly axes, histogram colour) of the two forward-process panels."""
 
-FORMULAS = r"""
-$$X(t) = \sigma\sqrt{\Delta t}\,(\xi_1 + \dots + \xi_k),\quad t = k\,\Delta t$$
-$$\operatorname{Var} X(t) = \sigma^2 t, \qquad X(t) \to \mathcal N(0, \sigma^2 t)$$
-
-The forward process is Brownian motion from the data, run to time $\sigma_t^2 =
-(1-\bar\alpha_t)/\bar\alpha_t$ (variance exploding), or the same motion scaled by
-$\sqrt{\bar\alpha_t}$ (variance preserving):
-$$x_t^{\mathrm{VE}} = x_0 + \sigma_t\,\varepsilon, \qquad
-x_t^{\mathrm{VP}} = \sqrt{\bar\alpha_t}\,x_t^{\mathrm{VE}} = \sqrt{\bar\alpha_t}\,x_0
-+ \sqrt{1-\bar\alpha_t}\,\varepsilon$$
-"""
+WALK = r"X(t) = \sigma\sqrt{\Delta t}\,(\xi_1 + \dots + \xi_k),\quad t = k\,\Delta t"
+FORWARD = (
+    r"x_t^{\mathrm{VE}} = x_0 + \sigma_t\,\varepsilon, \qquad "
+    r"x_t^{\mathrm{VP}} = \sqrt{\bar\alpha_t}\,x_t^{\mathrm{VE}}"
+    r" = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1-\bar\alpha_t}\,\varepsilon"
+)
 
 
 def layout() -> html.Div:
     """Step law, sigma, number of steps and time; paths, positions, and VE vs VP."""
     return page_frame(
         "Brownian motion",
-        f"{PARTICLES} particles, each taking many small independent steps. Whatever the law of "
-        "one step, the positions at time t spread like σ²t and their histogram approaches the "
-        "Gaussian N(0, σ²t): the physics that gave diffusion models their name.",
+        f"{PARTICLES} particles, each taking many small independent steps "
+        r"$\sigma\sqrt{\Delta t}\,\xi_i$ with $\mathbb E\,\xi = 0$, $\operatorname{Var}\xi = 1$. "
+        r"Variances of independent steps add, so $\operatorname{Var} X(t) = \sigma^2 t$, and "
+        r"whatever the law of one step the positions approach $\mathcal N(0, \sigma^2 t)$: the "
+        r"physics that gave diffusion models their name.",
         [
             choice("brown-steps", "Law of one step", STEP_CHOICES, "uniform"),
             number_control(
@@ -86,24 +84,39 @@ def layout() -> html.Div:
             alert_area("brown-forward-alert"),
         ],
         [
-            dcc.Markdown(FORMULAS, mathjax=True, className="formulas"),
+            equation(WALK),
             graph("brown-paths", height=330),
             graph("brown-graph", height=330),
             html.Div(
                 className="readouts",
                 children=[
-                    readout("brown-variance", "Sample variance / σ²t:"),
-                    readout("brown-ks", "KS distance to N(0, σ²t):"),
-                    readout("brown-critical", "95% KS critical value 1.358/√N:"),
+                    readout("brown-variance", r"Sample variance / $\sigma^2 t$:"),
+                    readout("brown-ks", r"KS distance to $\mathcal N(0, \sigma^2 t)$:"),
+                    readout("brown-critical", r"95% KS critical value $1.358/\sqrt{N}$:"),
                 ],
             ),
+            prose(
+                r"The forward process is this motion started at the data, run to time "
+                r"$\sigma_t^2 = (1-\bar\alpha_t)/\bar\alpha_t$ (variance exploding), or the same "
+                r"motion scaled by $\sqrt{\bar\alpha_t}$ (variance preserving):",
+                class_name="formulas",
+            ),
+            equation(FORWARD),
             graph("brown-forward", height=360),
             html.Div(
                 className="readouts",
                 children=[
-                    readout("brown-sigma-t", "σ_t = √((1 − ᾱ_t)/ᾱ_t):"),
-                    readout("brown-var-ve", "Var x_t, exploding:"),
-                    readout("brown-var-vp", "Var x_t, preserving:"),
+                    readout("brown-sigma-t", r"$\sigma_t = \sqrt{(1-\bar\alpha_t)/\bar\alpha_t}$:"),
+                    readout(
+                        "brown-var-ve",
+                        r"$\operatorname{Var} x_t^{\mathrm{VE}}"
+                        r" = \operatorname{Var} x_0 + \sigma_t^2$:",
+                    ),
+                    readout(
+                        "brown-var-vp",
+                        r"$\operatorname{Var} x_t^{\mathrm{VP}}"
+                        r" = \bar\alpha_t \operatorname{Var} x_0 + 1 - \bar\alpha_t$:",
+                    ),
                 ],
             ),
         ],
@@ -315,8 +328,8 @@ def register(app: Dash) -> None:
         return (
             _forward_figure(x_ve, x_vp, t),
             f"{sigma_t:.4g}",
-            f"Var x₀ + σ_t² = {var0 + sigma_t**2:.4g}",
-            f"ᾱ_t Var x₀ + 1 − ᾱ_t = {abar * var0 + 1 - abar:.4g}",
+            f"{var0 + sigma_t**2:.4g}",
+            f"{abar * var0 + 1 - abar:.4g}",
         )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 import torch
-from dash import Dash, Output, dcc, html
+from dash import Dash, Output, html
 
 from gausslab import maxent
 from gausslab.explorer.callbacks import page_callback, parse_number
@@ -17,6 +17,7 @@ from gausslab.explorer.controls import (
     readout,
     value_of,
 )
+from gausslab.explorer.formulas import equation
 from gausslab.explorer.registry import Page
 from gausslab.explorer.styling import PALETTE, Figure, figure, line
 
@@ -26,15 +27,10 @@ HALF_WIDTH = 4.0  # densities are drawn over mean +- 4 sigma
 SHAPED = {name: family.shape for name, family in maxent.FAMILIES.items() if family.shape}
 """The families with a shape parameter, each with its own slider."""
 
-FORMULAS = r"""
-$$H(p) = -\int p(x)\log p(x)\,dx, \qquad
-  H\big(\mathcal N(\mu,\sigma^2)\big) = \tfrac12\log(2\pi e\,\sigma^2)$$
-
-For any $p$ with mean $\mu$ and variance $\sigma^2$, $\log \mathcal N(x;\mu,\sigma^2)$ is a
-quadratic in $x$, so its average under $p$ only sees $\mu$ and $\sigma^2$:
-
-$$\mathrm{KL}\big(p \,\|\, \mathcal N(\mu,\sigma^2)\big) = H(\mathcal N) - H(p) \;\ge\; 0.$$
-"""
+KL_IDENTITY = (
+    r"\mathrm{KL}\big(p \,\|\, \mathcal N(\mu,\sigma^2)\big)"
+    r" = H(\mathcal N) - H(p) \;\ge\; 0"
+)
 
 
 def _control(name: str) -> str:
@@ -56,22 +52,27 @@ def layout() -> html.Div:
     ]
     return page_frame(
         "Maximum entropy",
-        "Eight laws with the same mean and variance. Each bar is a differential entropy; the "
-        "Gaussian's is the tallest whatever the variance or the shapes, and each gap is the KL "
-        "divergence from that law to the Gaussian.",
+        r"Eight laws with mean $0$ and the same variance $\sigma^2$. Each bar is a differential "
+        r"entropy $H(p) = -\int p \log p$. The Gaussian's, $\tfrac12\log(2\pi e\,\sigma^2)$, is "
+        r"the tallest whatever the variance or the shapes: $\log \mathcal N(x; \mu, \sigma^2)$ is "
+        r"a quadratic in $x$, so its average under any $p$ with that mean and variance is "
+        r"$-H(\mathcal N)$, and each gap is a KL divergence:",
         [
             number_control("maxent-variance", "Variance σ²", low=0.1, high=4, step=0.05, value=1.0),
             *shape_controls,
             alert_area("maxent-alert"),
         ],
         [
-            dcc.Markdown(FORMULAS, mathjax=True, className="formulas"),
+            equation(KL_IDENTITY),
             graph("maxent-graph", height=380),
             html.Div(
                 className="readouts",
                 children=[
-                    readout("maxent-gaussian", "H(N(0, σ²)) = ½ log(2πeσ²):"),
-                    readout("maxent-closest", "Closest law and its gap (= KL):"),
+                    readout(
+                        "maxent-gaussian",
+                        r"$H(\mathcal N(0, \sigma^2)) = \tfrac12\log(2\pi e\,\sigma^2)$:",
+                    ),
+                    readout("maxent-closest", r"Closest law and its gap $H(\mathcal N) - H(p)$:"),
                 ],
             ),
             graph("maxent-densities", height=380),
