@@ -791,7 +791,8 @@ CASES = [
         "sample-unknown-sampler",
         lambda: DIFFUSION.sample(_eps_model, (2, 2), sampler="euler2"),
         ValueError,
-        r"sampler must be one of \('ddpm', 'ddim', 'euler', 'heun'\), got 'euler2'",
+        r"sampler must be one of \('ddpm', 'ddim', 'euler', 'heun', 'dpmpp2m', 'dpmpp3m', "
+        r"'unipc'\), got 'euler2'",
     ),
     C(
         "sample-steps-zero",
@@ -918,6 +919,24 @@ CASES = [
         lambda: ZERO_SNR.sample(_eps_model, (2, 2), sampler="euler", prediction="v"),
         ValueError,
         r"sampler='euler' with prediction='v' is undefined on this schedule",
+    ),
+    C(
+        "sample-grid-unknown",
+        lambda: DIFFUSION.sample(_eps_model, (2, 2), grid="log"),
+        ValueError,
+        r"grid must be one of \('uniform', 'karras'\), got 'log'",
+    ),
+    C(
+        "sample-karras-with-timesteps",
+        lambda: DIFFUSION.sample(_eps_model, (2, 2), grid="karras", timesteps=[5, 2]),
+        ValueError,
+        r"timesteps cannot be given with grid='karras'",
+    ),
+    C(
+        "sample-karras-zero-snr",
+        lambda: ZERO_SNR.sample(_eps_model, (2, 2), grid="karras", prediction="v"),
+        ValueError,
+        r"grid='karras' needs a finite sigma at t = T, but this schedule has zero terminal SNR",
     ),
     C(
         "p-mean-variance-eps-zero-snr",

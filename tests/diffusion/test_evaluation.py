@@ -16,7 +16,7 @@ from rich.console import Console
 from scipy import integrate, stats
 
 from gausslab import Gaussian
-from gausslab.diffusion import Diffusion, Schedule
+from gausslab.diffusion import SAMPLERS, Diffusion, Schedule
 from gausslab.diffusion.evaluation import (
     SamplerError,
     evaluate_sampler,
@@ -62,9 +62,7 @@ def test_evaluate_sampler_gaussian_rows_are_exact_w2_values():
     the exact output law; euler rows equal ddim rows; errors shrink with steps for ddim."""
     steps = (5, 20, 100)
     rows = evaluate_sampler(DIFFUSION, UNIVARIATE, steps=steps)
-    assert [(r.sampler, r.steps) for r in rows] == [
-        (s, n) for s in ("ddpm", "ddim", "euler", "heun") for n in steps
-    ]
+    assert [(r.sampler, r.steps) for r in rows] == [(s, n) for s in SAMPLERS for n in steps]
     assert all(isinstance(r, SamplerError) and r.metric == "w2" for r in rows)
     assert all(r.standard_error == 0.0 for r in rows)
     for r in rows:

@@ -332,3 +332,91 @@ def test_every_sampler_counts_its_model_calls():
         expected = 6 + (5 if name == "heun" else 0)
         assert len(calls) == sampler_plan.num_model_calls == expected
         assert calls[0] == DIFFUSION.T
+
+
+# ---------------------------------------------------------------------------- the interface
+
+
+def test_a_new_sampler_is_one_registered_class():
+    """A Sampler subclass with a name is runnable through plan/sample at once: here DDIM
+    written as the first-order exponential integrator x_s = (s_s / s_t) x_t + (alpha_s -
+    alpha_t s_s / s_t) x0_hat (alpha = sqrt(abar), s = sqrt(1 - abar)), which must equal
+    'ddim'. Registering a taken name is refused."""
+    from gausslab.diffusion.samplers import REGISTRY, Sampler
+
+    class FirstOrder(Sampler):
+        name = "first_order_test"
+
+        def __init__(self, grid, prediction="eps"):
+            super().__init__(grid, prediction)
+            x0_x, x0_out, _, _ = self.conversion
+            alpha = grid.alphas_cumprod.sqrt()
+            s = grid.one_minus_alphas_cumprod.sqrt()
+            ratio = s[1:] / s[:-1]
+            k = alpha[1:] - alpha[:-1] * ratio
+            self.coefficients = self.rows(ratio + k * x0_x, k * x0_out)
+
+        def step(self, i, x, out, run):
+            a, b = self.coefficients[i]
+            return torch.mul(x, a).add_(out, alpha=b)
+
+    try:
+        x_T = draws(1, (5, 2), seed=20)[0]
+        for prediction in ("eps", "v"):
+            kwargs = dict(steps=7, prediction=prediction, x_T=x_T)
+            ours = sample(DIFFUSION, nonlinear_model, (5, 2), sampler=FirstOrder.name, **kwargs)
+            ddim = sample(DIFFUSION, nonlinear_model, (5, 2), sampler="ddim", **kwargs)
+            torch.testing.assert_close(ours, ddim, rtol=1e-12, atol=1e-12)
+        with pytest.raises(TypeError, match="sampler name 'ddim' is taken by DDIM"):
+            type("Again", (Sampler,), {"name": "ddim", "step": FirstOrder.step})
+    finally:
+        REGISTRY.pop(FirstOrder.name)
+    assert tuple(REGISTRY) == SAMPLERS
+
+
+def test_draw_noises_gives_common_random_numbers():
+    """draw_noises: num_noises standard normal tensors like x_T, the same for the same seed;
+    passed to two samplers with equal noise structure (ddpm, ddim with eta = 1) they give the
+    same samples, and a deterministic sampler draws none."""
+    x_T = draws(1, (4, 2), seed=21)[0]
+    ddpm = plan(DIFFUSION, sampler="ddpm", steps=6)
+    noise = ddpm.draw_noises(x_T, torch.Generator().manual_seed(3))
+    again = ddpm.draw_noises(x_T, torch.Generator().manual_seed(3))
+    assert len(noise) == ddpm.num_noises == 5
+    assert all(z.shape == x_T.shape and z.dtype == F64 for z in noise)
+    assert all(torch.equal(a, b) for a, b in zip(noise, again, strict=True))
+    ddim = plan(DIFFUSION, sampler="ddim", steps=6, eta=1.0)
+    torch.testing.assert_close(
+        ddpm.run(nonlinear_model, x_T, noise=noise),
+        ddim.run(nonlinear_model, x_T, noise=noise),
+        rtol=1e-12,
+        atol=1e-12,
+    )
+    assert plan(DIFFUSION, sampler="unipc", steps=6).draw_noises(x_T) == []
+
+
+@pytest.mark.parametrize("prediction", ["eps", "v"])
+def test_identities_hold_on_the_karras_grid(prediction):
+    """On the Karras grid (any grid) euler = ddim(eta=0) and ddim(eta=1) = ddpm, and every
+    sampler visits the same timesteps and noise levels."""
+    diffusion = Diffusion(Schedule.linear(1000))
+    x_T = draws(1, (5, 2), seed=22)[0]
+    plans = {
+        name: plan(diffusion, sampler=name, steps=9, prediction=prediction, grid="karras")
+        for name in SAMPLERS
+    }
+    for sampler_plan in plans.values():
+        assert sampler_plan.timesteps == plans["ddpm"].timesteps
+        assert torch.equal(sampler_plan.grid.sigmas, plans["ddpm"].grid.sigmas)
+    euler = plans["euler"].run(nonlinear_model, x_T)
+    torch.testing.assert_close(
+        euler, plans["ddim"].run(nonlinear_model, x_T), rtol=1e-11, atol=1e-11
+    )
+    ddim1 = plan(diffusion, sampler="ddim", steps=9, eta=1.0, prediction=prediction, grid="karras")
+    noise = draws(8, (5, 2), seed=23)
+    torch.testing.assert_close(
+        ddim1.run(nonlinear_model, x_T, noise=noise),
+        plans["ddpm"].run(nonlinear_model, x_T, noise=noise),
+        rtol=1e-12,
+        atol=1e-12,
+    )

@@ -2,7 +2,9 @@
 
 - ``ddpm``: ancestral sampling with the respaced posterior;
 - ``ddim``: DDIM with eta (eta = 1 is ddpm);
-- ``euler``, ``heun``: the probability-flow ODE in sigma (``ode``).
+- ``euler``, ``heun``: the probability-flow ODE in sigma (``ode``);
+- ``dpmpp2m``, ``dpmpp3m``: DPM-Solver++ multistep, data prediction (``dpmsolver``);
+- ``unipc``: UniPC, bh2, order 2 (``unipc``).
 
 ``plan(diffusion, sampler=..., ...)`` validates the settings and returns the ``Sampler`` (its
 coefficients precomputed); ``sampler.run(model, x_T)`` runs it; ``sample`` does both from a
@@ -21,7 +23,7 @@ from torch import Tensor
 
 # isort: off
 # Importing a sampler module registers its classes; this order is the order of SAMPLERS.
-from gausslab.diffusion.samplers import ddpm, ddim, ode  # noqa: F401
+from gausslab.diffusion.samplers import ddpm, ddim, ode, dpmsolver, unipc  # noqa: F401
 
 # isort: on
 from gausslab.diffusion.process import PREDICTIONS, DiffusionProcess
@@ -36,7 +38,7 @@ from gausslab.diffusion.samplers.base import (
 )
 from gausslab.diffusion.samplers.grid import GRIDS, Grid, make_grid
 
-__all__ = ["GRIDS", "SAMPLERS", "Grid", "Run", "Sampler", "plan", "sample"]
+__all__ = ["GRIDS", "REGISTRY", "SAMPLERS", "Grid", "Run", "Sampler", "plan", "sample"]
 
 SAMPLERS = tuple(REGISTRY)
 

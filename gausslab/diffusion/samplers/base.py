@@ -79,14 +79,14 @@ class Sampler(ABC):
 
     # ------------------------------------------------------------------ helpers for subclasses
 
-    def rows(self, *coefficients: Tensor) -> list[list[float]]:
+    def rows(self, *coefficients: Tensor | Sequence[float]) -> list[list[float]]:
         """Per-step coefficient rows as Python floats: row i holds coefficients[j][i].
 
         Raises the ValueError every sampler gives when a coefficient is infinite: the first
         grid point has abar = 0 (zero terminal SNR) where the prediction cannot give x0 or
         the method divides by sigma.
         """
-        table = torch.stack(coefficients)
+        table = torch.stack([torch.as_tensor(c, dtype=torch.float64) for c in coefficients])
         if not bool(torch.isfinite(table).all()):
             abar = self.grid.alphas_cumprod[0].item()
             raise ValueError(
@@ -141,7 +141,8 @@ class Sampler(ABC):
 
 class Run:
     """One execution of a sampler: calls the model, hands out step noises in order, and holds
-    ``history``, a list a multistep method keeps its past predictions in (empty at the start)."""
+    what a multistep method carries between steps: ``predictions`` (its past data predictions,
+    newest last; empty at the start) and ``previous`` (its state at the last grid point)."""
 
     def __init__(
         self,
@@ -158,7 +159,8 @@ class Run:
         self._checked = False
         self._noise = iter(noise) if noise is not None else None
         self._generator = generator
-        self.history: list[Tensor] = []
+        self.predictions: list[Tensor] = []
+        self.previous: Tensor | None = None
 
     def output(self, x: Tensor, k: int) -> Tensor:
         """model(x, t_k) at grid point k (t as an int64 (B,) tensor); its shape checked once."""
