@@ -9,6 +9,7 @@ from gausslab.explorer.pages import (
     divergences,
     landing,
     maxent,
+    memorization,
     surface,
     univariate,
 )
@@ -24,6 +25,7 @@ PAGES: tuple[Page, ...] = (
     maxent.PAGE,
     brownian.PAGE,
     diffusion.PAGE,
+    memorization.PAGE,
 )
 
 __all__ = ["PAGES", "landing"]
