@@ -263,3 +263,33 @@ def test_log_snr_plot_is_the_schedule(tab):
     abar = np.cumprod(1 - _betas(200))
     assert chosen["x"] == list(range(1, 201))
     np.testing.assert_allclose(chosen["y"], np.log(abar) - np.log1p(-abar), rtol=1e-9)
+
+
+def test_error_panel_is_evaluate_sampler_with_the_exact_metric(tab):
+    """Each sampler's line is gausslab's evaluate_sampler (exact sliced-W2 metric, from the
+    exact q(x_T), fixed seed) for the page's mixture and schedule: same rows, same SEs."""
+    import torch
+
+    from gausslab import GaussianMixture
+    from gausslab.diffusion import Diffusion, Schedule, evaluate_sampler
+    from gausslab.explorer.pages import diffusion as page
+
+    tab.open("diffusion", "diff-error-graph")
+    scale = 1000 / 200
+    rows = evaluate_sampler(
+        Diffusion(Schedule.linear(200, 1e-4 * scale, 0.02 * scale)),
+        GaussianMixture.univariate(torch.tensor(WEIGHTS), torch.tensor(MEANS), torch.tensor(STDS)),
+        samplers=page.ERROR_SAMPLERS,
+        steps=page.ERROR_STEPS,
+        metric="sliced_w2",
+        num_samples=page.ERROR_SAMPLES,
+        start="exact",
+        generator=torch.Generator().manual_seed(page.ERROR_SEED),
+    )
+    traces = figure_data(tab.page, "diff-error-graph")
+    assert {"DDIM (η = 0)", "Heun ODE"} <= {t["name"] for t in traces}
+    for trace, name in zip(traces, page.ERROR_SAMPLERS, strict=True):
+        mine = [row for row in rows if row.sampler == name]
+        assert trace["x"] == [row.steps for row in mine]
+        np.testing.assert_allclose(trace["y"], [row.error for row in mine], rtol=1e-12)
+    assert tab.errors == []

@@ -19,7 +19,7 @@ import torch
 from dash import Dash, Input, Output, Patch, State, ctx, dcc, html, no_update
 
 from gausslab import GaussianMixture
-from gausslab.diffusion import SAMPLERS, Diffusion, Schedule
+from gausslab.diffusion import SAMPLERS, Diffusion, Schedule, evaluate_sampler
 from gausslab.explorer.callbacks import page_callback, parse_int, parse_numbers, shown
 from gausslab.explorer.controls import (
     alert_area,
@@ -66,6 +66,15 @@ DATA_INPUTS = [
     Input("diff-schedule", "value"),
     value_of("diff-T"),
 ]
+# The error-vs-steps panel: each sampler (those registered) from the exact q(x_T), so only
+# its discretization error is left, graded by the exact sliced-W2 metric; fixed seed.
+ERROR_SAMPLERS = tuple(
+    name for name in ("ddim", "heun", "dpmpp2m", "dpmpp3m", "unipc") if name in SAMPLERS
+)
+ERROR_STEPS = (2, 5, 10, 20)
+ERROR_SAMPLES = 4096
+ERROR_METRIC = "sliced_w2"
+ERROR_SEED = 4
 # trace order of the density map, so that patches can address the path traces
 FLOW_FORWARD, FLOW_REVERSE = 1, 2
 SNR_SAMPLER, SNR_NOW = 1, 2
@@ -123,6 +132,8 @@ def layout() -> html.Div:
                 children=[graph("diff-graph", height=340), graph("diff-snr-graph", height=340)],
             ),
             graph("diff-reverse-graph", height=320),
+            graph("diff-error-graph", height=320),
+            alert_area("diff-error-alert"),
             html.Div(
                 className="readouts",
                 children=[
@@ -442,6 +453,45 @@ def _paths_patches(setup: Setup, paths: dict[str, Any]) -> tuple[Patch, Patch]:
     return on_map, on_snr
 
 
+@functools.lru_cache(maxsize=8)
+def error_rows(setup: Setup) -> list[Any]:
+    """``evaluate_sampler`` rows (sampler, steps, error, standard_error) of the panel."""
+    data, diffusion = _build(setup)
+    return evaluate_sampler(
+        diffusion,
+        data,
+        samplers=ERROR_SAMPLERS,
+        steps=tuple(n for n in ERROR_STEPS if n <= setup.T),
+        metric=ERROR_METRIC,
+        num_samples=ERROR_SAMPLES,
+        start="exact",
+        generator=torch.Generator().manual_seed(ERROR_SEED),
+    )
+
+
+def _error_figure(rows: list[Any]) -> Figure:
+    traces = []
+    for i, name in enumerate(ERROR_SAMPLERS):
+        mine = [row for row in rows if row.sampler == name]
+        trace = line(
+            [row.steps for row in mine],
+            [row.error for row in mine],
+            sampler_label(name),
+            mode="lines+markers",
+            line={"color": PALETTE[i % len(PALETTE)]},
+        )
+        trace["error_y"] = {"type": "data", "array": [row.standard_error for row in mine]}
+        traces.append(trace)
+    return figure(
+        traces,
+        title="Sampler error vs steps (exact sliced W₂², from the exact q(x_T), ± 1 SE)",
+        x_title="sampling steps",
+        y_title="error",
+        uirevision="diffusion-error",
+        xaxis={"type": "log"},
+    )
+
+
 def register(app: Dash) -> None:
     """The t slider's range follows T (in the browser); the reverse callback (data, sampler,
     steps, start) stores its paths; the forward callback (data, t, stored paths) draws the
@@ -502,6 +552,13 @@ def register(app: Dash) -> None:
             f"{float(tables.alphas_cumprod[-1]):.3g}",
             repr(setup),
         )
+
+    @page_callback(
+        app, [Output("diff-error-graph", "figure")], DATA_INPUTS, alert_id="diff-error-alert"
+    )
+    def errors(*values: object) -> tuple:
+        setup, _, _ = _process(*values)
+        return (_error_figure(error_rows(setup)),)
 
     @page_callback(
         app,
