@@ -58,7 +58,15 @@ BETA_RANGES = {
 MAX_BETA = 0.999
 MIN_T, MAX_T = 2, 2000
 START_CHOICES = {"noise": "N(0, 1)", "exact": "exact q(x_T)"}
-SAMPLER_LABELS = {"ddpm": "DDPM", "ddim": "DDIM (η = 0)", "euler": "Euler ODE", "heun": "Heun ODE"}
+SAMPLER_LABELS = {
+    "ddpm": "DDPM",
+    "ddim": "DDIM (η = 0)",
+    "euler": "Euler ODE",
+    "heun": "Heun ODE",
+    "dpmpp2m": "DPM-Solver++ 2M",
+    "dpmpp3m": "DPM-Solver++ 3M",
+    "unipc": "UniPC",
+}
 DATA_INPUTS = [
     Input("diff-weights", "value"),
     Input("diff-means", "value"),
