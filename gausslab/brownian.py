@@ -85,8 +85,14 @@ class Walk:
 
     def marginal(self, index: int) -> Gaussian:
         """The Brownian limit at ``times[index]`` for a walk from one point x_0:
-        N(x_0, sigma^2 t)."""
+        N(x_0, sigma^2 t). A walk from several starts has no single Gaussian law (it is the
+        law of the starts convolved with N(0, sigma^2 t)) and is refused."""
         start = self.positions[0, 0]
+        if not bool((self.positions[0] == start).all()):
+            raise ValueError(
+                "this walk started from several points: its law at time t is the law of the "
+                "starts convolved with N(0, sigma^2 t), not one Gaussian"
+            )
         return brownian_marginal(self.times[index], self.sigma, start)
 
 
@@ -108,7 +114,7 @@ def random_walk(
     steps: str = "gaussian",
     record_every: int = 1,
     generator: torch.Generator | None = None,
-    dtype: torch.dtype = torch.float64,
+    dtype: torch.dtype | None = None,
     device: torch.device | str | None = None,
 ) -> Walk:
     """``num_particles`` independent walks of ``num_steps`` steps over ``duration``.
@@ -116,7 +122,9 @@ def random_walk(
         X(k dt) = start + sigma sqrt(dt) (xi_1 + ... + xi_k),   dt = duration / num_steps,
 
     xi i.i.d. from ``STEP_LAWS[steps]`` (mean 0, variance 1). ``start`` is a number or a
-    tensor of shape (num_particles,) (one start per particle, e.g. data samples). Positions
+    tensor of shape (num_particles,) (one start per particle, e.g. data samples); the walk
+    has the dtype and device of a tensor ``start`` unless ``dtype`` / ``device`` say
+    otherwise (float64 on the CPU for a number). Positions
     are recorded every ``record_every`` steps (and at t = 0); ``num_steps`` must be a
     multiple of it. Steps are drawn in chunks, so memory is the recorded positions plus a
     bounded chunk.
@@ -132,8 +140,11 @@ def random_walk(
     sigma = _positive_float("sigma", sigma)
     if not isinstance(steps, str) or steps not in STEP_LAWS:
         raise ValueError(f"steps must be one of {sorted(STEP_LAWS)}, got {steps!r}")
-    like = torch.empty((), dtype=dtype, device=device)
-    origin = as_float_tensor(start, "start", like=like).to(dtype=dtype, device=like.device)
+    if isinstance(start, torch.Tensor) and start.is_floating_point():
+        dtype = start.dtype if dtype is None else dtype
+        device = start.device if device is None else device
+    like = torch.empty((), dtype=torch.float64 if dtype is None else dtype, device=device)
+    origin = as_float_tensor(start, "start", like=like).to(like)
     check_finite(origin, "start")
     if origin.dim() > 1 or origin.numel() not in (1, num_particles):
         raise ValueError(
@@ -141,7 +152,7 @@ def random_walk(
             f"got shape {tuple(origin.shape)}"
         )
     records = num_steps // record_every
-    positions = torch.empty(records + 1, num_particles, dtype=dtype, device=like.device)
+    positions = torch.empty(records + 1, num_particles, dtype=like.dtype, device=like.device)
     positions[0] = origin
     step_size = sigma * math.sqrt(duration / num_steps)
     rows = max(1, _CHUNK_ELEMENTS // (record_every * num_particles))  # records per chunk
@@ -150,7 +161,7 @@ def random_walk(
         draws = STEP_LAWS[steps](((last - first) * record_every, num_particles), generator, like)
         increments = draws.mul_(step_size).view(last - first, record_every, num_particles).sum(1)
         positions[first + 1 : last + 1] = positions[first] + increments.cumsum(0)
-    times = torch.arange(records + 1, dtype=dtype, device=like.device) * (
+    times = torch.arange(records + 1, dtype=like.dtype, device=like.device) * (
         duration * record_every / num_steps
     )
     return Walk(times=times, positions=positions, sigma=sigma)

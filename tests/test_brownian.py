@@ -113,6 +113,11 @@ def test_per_particle_starts_and_chunking():
 def test_walk_dtype_and_marginal():
     walk = random_walk(10, 4, dtype=torch.float32, generator=_generator(7))
     assert walk.positions.dtype == torch.float32 and walk.times.dtype == torch.float32
+    from_starts = random_walk(10, 4, start=torch.zeros(10, dtype=torch.float32))
+    assert from_starts.positions.dtype == torch.float32  # the dtype of a tensor start
+    assert random_walk(10, 4).positions.dtype == torch.float64  # float64 for a number
+    with pytest.raises(ValueError, match=r"started from several points"):
+        random_walk(10, 4, start=torch.arange(10.0)).marginal(2)
     law = brownian_marginal(torch.tensor(2.0, dtype=torch.float64), sigma=1.5, start=1.0)
     assert isinstance(law, Gaussian) and float(law.mean) == 1.0
     assert float(law.variance) == pytest.approx(4.5)
